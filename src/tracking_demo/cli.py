@@ -1,0 +1,327 @@
+"""The `tracking-demo` command. Subcommands only parse options and wire modules together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from mlflow.exceptions import MlflowException
+
+from tracking_demo import __version__
+from tracking_demo.errors import TrackingDemoError
+
+F = TypeVar("F", bound=Callable[..., Any])
+QUICKSTART_MODEL = "moons-rf"
+
+
+class _Cli(click.Group):
+    """Print expected errors as one line; `--debug` shows the traceback instead."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (TrackingDemoError, MlflowException) as error:
+            if ctx.params.get("debug"):
+                raise
+            message = error.message if isinstance(error, MlflowException) else str(error)
+            prefix = "tracking server error" if isinstance(error, MlflowException) else "error"
+            click.echo(f"{prefix}: {message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(__version__, prog_name="tracking-demo")
+def cli(debug: bool) -> None:
+    """Plain-MLflow training tasks: local server, data, training, registry."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if debug:
+        logging.getLogger("tracking_demo").setLevel(logging.DEBUG)
+
+
+def main() -> None:
+    cli(prog_name="tracking-demo")
+
+
+def tracking_options(func: F) -> F:
+    """The options every command that talks to a tracking server shares (DESIGN rule 2)."""
+    func = click.option(
+        "--experiment",
+        help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",
+    )(func)
+    func = click.option(
+        "--workspace-config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Azure ML workspace config.json whose MLflow tracking URI to use.",
+    )(func)
+    func = click.option(
+        "--tracking-uri",
+        help="MLflow tracking URI; 'azureml' finds config.json like Workspace.from_config "
+        "[default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000].",
+    )(func)
+    return func
+
+
+def _session(
+    tracking_uri: str | None, workspace_config: Path | None, experiment: str | None
+) -> Any:
+    from tracking_demo.tracking import TrackingSession, resolve_settings
+
+    settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
+    return TrackingSession(settings)
+
+
+# --- server -------------------------------------------------------------------------------
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".tracking"),
+    show_default=True,
+    help="Folder holding the sqlite database, the artifacts, the pid and the log.",
+)
+
+
+@cli.group()
+def server() -> None:
+    """The local MLflow server (sqlite + local artifacts, loopback only by default)."""
+
+
+@server.command("start")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option(
+    "--azure-surface",
+    is_flag=True,
+    help="Answer 404 to MLflow 3's logged-models API, as Azure ML's tracking server does.",
+)
+@click.option("--timeout", type=float, default=90.0, show_default=True, help="Seconds to wait.")
+def server_start(
+    data_dir: Path, host: str, port: int, workers: int, azure_surface: bool, timeout: float
+) -> None:
+    """Start the server in the background and wait until /health answers."""
+    from tracking_demo.server import LocalServer
+
+    local = LocalServer(data_dir, host, port, workers=workers, azure_surface=azure_surface)
+    started = time.monotonic()
+    state = local.start(timeout=timeout)
+    click.echo(
+        f"MLflow server running at {state.uri} (pid {state.pid}, data in {state.data_dir}, "
+        f"ready after {time.monotonic() - started:.1f}s)"
+    )
+    click.echo(f"Log: {local.log_path}. Stop it with: tracking-demo server stop")
+
+
+@server.command("stop")
+@data_dir_option
+def server_stop(data_dir: Path) -> None:
+    """Stop the server of --data-dir and every process it started."""
+    from tracking_demo.server import LocalServer
+
+    stopped = LocalServer(data_dir).stop()
+    click.echo("MLflow server stopped" if stopped else f"no MLflow server running for {data_dir}")
+
+
+@server.command("status")
+@data_dir_option
+def server_status(data_dir: Path) -> None:
+    """Say whether the server of --data-dir runs and answers; exit 1 when it does not."""
+    from tracking_demo.server import LocalServer, is_healthy
+
+    state = LocalServer(data_dir).read_state()
+    if state is None:
+        click.echo(f"no MLflow server running for {data_dir}")
+        raise SystemExit(1)
+    health = "healthy" if is_healthy(state.uri) else "NOT answering /health"
+    click.echo(f"MLflow server at {state.uri}: pid {state.pid}, {health}, data in {state.data_dir}")
+    if health != "healthy":
+        raise SystemExit(1)
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def data() -> None:
+    """Create data sets in the layout the training tasks read."""
+
+
+@data.command("moons")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--n-train", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option("--n-test", type=click.IntRange(min=10), default=200, show_default=True)
+@click.option("--noise", type=click.FloatRange(0, 1), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+def data_moons(out: Path, n_train: int, n_test: int, noise: float, seed: int) -> None:
+    """Noisy two moons as OUT/train.csv and OUT/test.csv (columns x1,x2,label)."""
+    from tracking_demo.data.moons import MoonsSpec, write
+
+    train_path, test_path = write(MoonsSpec(n_train, n_test, noise, seed), out)
+    click.echo(f"wrote {train_path} ({n_train} rows) and {test_path} ({n_test} rows)")
+
+
+# --- train --------------------------------------------------------------------------------
+
+
+@cli.group()
+def train() -> None:
+    """Train a task inside one MLflow run (FAILED with the error recorded if it fails)."""
+
+
+@train.command("moons")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder with train.csv and test.csv.",
+)
+@tracking_options
+@click.option("--register-as", help="Register the model under this name.")
+@click.option(
+    "--grid",
+    "grid_items",
+    multiple=True,
+    metavar="NAME=V1,V2",
+    help="Replace one grid dimension, e.g. --grid max_depth=3,None (repeatable).",
+)
+@click.option("--cv", "cv_folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+def train_moons(
+    data_dir: Path,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+    register_as: str | None,
+    grid_items: tuple[str, ...],
+    cv_folds: int,
+    seed: int,
+) -> None:
+    """RandomForest grid search on two moons, with the decision boundary and the model."""
+    from tracking_demo.tasks import moons
+
+    grid = moons.parse_grid_overrides(grid_items)
+    session = _session(tracking_uri, workspace_config, experiment)
+    result = moons.train(
+        moons.MoonsOptions(data_dir, grid, cv_folds, seed, register_as), session
+    )
+    _print_moons_summary(result, grid, session)
+
+
+def _print_moons_summary(result: Any, grid: dict[str, Any], session: Any) -> None:
+    from tracking_demo.tasks.moons import grid_params, selected_params
+
+    click.echo("Hyper-parameters:")
+    for name, value in grid_params(grid).items():
+        click.echo(f"{name} {value}")
+    click.echo("Selected hyper-parameters:")
+    for name, value in selected_params(result.selected).items():
+        click.echo(f"{name} {value}")
+    click.echo("Metrics:")
+    click.echo(f"accuracy {result.accuracy:.4f}")
+    click.echo(f"cv_best_score {result.cv_best_score:.4f}")
+    click.echo(f"Run: {session.run_url(result.run_id)}")
+    click.echo(f"Model: {result.model_uri}")
+    if result.registered_version:
+        click.echo(f"Registered: {_registered_name(result)}")
+
+
+def _registered_name(result: Any) -> str:
+    return f"models:/{result.registered_name}/{result.registered_version}"
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """The model registry: list and download versions."""
+
+
+@models.command("download")
+@click.argument("ref")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@tracking_options
+def models_download(
+    ref: str,
+    out: Path,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+) -> None:
+    """Download REF (NAME:VERSION, NAME@ALIAS or models:/...) as an MLflow model folder."""
+    from tracking_demo import registry
+
+    _session(tracking_uri, workspace_config, experiment)
+    path = registry.download(ref, out)
+    click.echo(f"downloaded {ref} to {path} (load it with mlflow.pyfunc.load_model)")
+
+
+@models.command("list")
+@click.argument("name")
+@tracking_options
+def models_list(
+    name: str,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+) -> None:
+    """Show the versions of NAME with their aliases and tags, newest first."""
+    from tracking_demo import registry
+
+    session = _session(tracking_uri, workspace_config, experiment)
+    versions = registry.list_versions(session.client, name)
+    click.echo(f"{'version':>7}  {'status':<8} {'aliases':<14} {'run_id':<32}  tags")
+    for version in versions:
+        aliases = ",".join(version.aliases) or "-"
+        tags = " ".join(f"{k}={v}" for k, v in sorted(version.tags.items())) or "-"
+        click.echo(
+            f"{version.version:>7}  {version.status:<8} {aliases:<14} {version.run_id or '-':<32}  "
+            f"{tags}"
+        )
+
+
+# --- quickstart ---------------------------------------------------------------------------
+
+
+@cli.command()
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--register-as", default=QUICKSTART_MODEL, show_default=True)
+def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
+    """Local server (started if none answers), two-moons data, a run and a registered model."""
+    from tracking_demo.data.moons import MoonsSpec, write
+    from tracking_demo.server import LocalServer, is_healthy
+    from tracking_demo.tasks import moons
+    from tracking_demo.tracking import TrackingSession, TrackingSettings
+
+    local = LocalServer(data_dir, host, port)
+    if is_healthy(local.uri):
+        click.echo(f"Using the MLflow server already answering at {local.uri}")
+    else:
+        started = time.monotonic()
+        local.start()
+        click.echo(f"Started the MLflow server at {local.uri} in {time.monotonic() - started:.1f}s")
+    moons_dir = data_dir / "datasets" / "moons"
+    write(MoonsSpec(), moons_dir)
+    session = TrackingSession(TrackingSettings(uri=local.uri))
+    options = moons.MoonsOptions(moons_dir, register_as=register_as)
+    result = moons.train(options, session)
+    _print_moons_summary(result, dict(options.grid), session)
+    click.echo("")
+    click.echo(f"Open the MLflow UI:   {local.uri}")
+    click.echo(f"This run:             {session.run_url(result.run_id)}")
+    click.echo(f"Registered model:     {_registered_name(result)}")
+    click.echo(f"Test accuracy:        {result.accuracy:.4f}")
+    click.echo("Stop the server with: tracking-demo server stop")

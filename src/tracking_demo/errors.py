@@ -1,0 +1,21 @@
+"""One exception type per kind of user error, caught once by the CLI and printed as one line."""
+
+
+class TrackingDemoError(Exception):
+    """Base of the errors a user can fix; the CLI prints them without a traceback."""
+
+
+class DataError(TrackingDemoError):
+    """Input data is missing or malformed; the message names the file and the problem."""
+
+
+class ConfigError(TrackingDemoError):
+    """An option, a grid or a configuration file is invalid."""
+
+
+class TrackingUnavailableError(TrackingDemoError):
+    """The tracking server cannot be reached or refused the request."""
+
+
+class ServerError(TrackingDemoError):
+    """The local MLflow server could not be started, found or stopped."""

@@ -1,0 +1,256 @@
+"""The local MLflow server: one background process group with sqlite and local artifacts.
+
+`mlflow server` starts uvicorn (and, depending on the version, job runners) as child
+processes; killing only the parent leaves them holding the port. The server is therefore
+started in its own session, so the whole group can be signalled and waited for at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import requests
+
+from tracking_demo.errors import ServerError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+DEFAULT_DATA_DIR = Path(".tracking")
+STATE_FILE = "server.json"
+LOG_FILE = "server.log"
+AZURE_SURFACE_APP = "azure-surface"
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What `start` records so that `status` and `stop` work from another process."""
+
+    pid: int
+    host: str
+    port: int
+    data_dir: str
+    azure_surface: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def is_healthy(uri: str, timeout: float = 2.0) -> bool:
+    """True when an MLflow server answers `GET /health` at `uri`."""
+    try:
+        response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
+def find_free_port(host: str = DEFAULT_HOST) -> int:
+    """A port the OS reports free right now (for tests and parallel servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ensure_writable(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ServerError(
+            f"data folder '{data_dir}' cannot be written ({error.strerror or error}); "
+            "choose another one with --data-dir"
+        ) from error
+
+
+class LocalServer:
+    """Start, inspect and stop the MLflow server that keeps its data under `data_dir`."""
+
+    def __init__(
+        self,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        workers: int = 1,
+        azure_surface: bool = False,
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self.azure_surface = azure_surface
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / STATE_FILE
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_FILE
+
+    def read_state(self) -> ServerState | None:
+        """The recorded server of this data folder, if its process group is still alive."""
+        try:
+            raw = json.loads(self.state_path.read_text())
+            state = ServerState(**raw)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as error:
+            raise ServerError(f"state file '{self.state_path}' is unreadable: {error}") from error
+        return state if _group_alive(state.pid) else None
+
+    def command(self) -> list[str]:
+        """The `mlflow server` command line: sqlite backend, artifacts served by the server."""
+        db_path = self.data_dir / "mlflow.db"
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{db_path}",
+            "--artifacts-destination",
+            str(self.data_dir / "artifacts"),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
+        if self.azure_surface:
+            command += ["--app-name", AZURE_SURFACE_APP]
+        return command
+
+    def start(self, timeout: float = 90.0) -> ServerState:
+        """Start in the background and wait for `/health`; reuse this folder's running server."""
+        _ensure_writable(self.data_dir)
+        running = self.read_state()
+        if running is not None and is_healthy(running.uri):
+            logger.info("server for %s already running at %s", self.data_dir, running.uri)
+            return running
+        if not _port_is_free(self.host, self.port):
+            what = "another MLflow server" if is_healthy(self.uri) else "another program"
+            raise ServerError(
+                f"port {self.port} on {self.host} is already used by {what}; "
+                "choose another with --port"
+                + (f" or use it with --tracking-uri {self.uri}" if what.endswith("server") else "")
+            )
+        log = self.log_path.open("ab")
+        started = time.monotonic()
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.data_dir,
+            )
+        finally:
+            log.close()
+        state = ServerState(
+            pid=self._process.pid,
+            host=self.host,
+            port=self.port,
+            data_dir=str(self.data_dir),
+            azure_surface=self.azure_surface,
+        )
+        self.state_path.write_text(json.dumps(asdict(state), indent=2))
+        self._wait_healthy(timeout)
+        logger.info("server healthy at %s after %.1fs", self.uri, time.monotonic() - started)
+        return state
+
+    def _wait_healthy(self, timeout: float) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._stop_group(self._process.pid, timeout=5.0)
+                raise ServerError(
+                    f"mlflow server exited with code {self._process.returncode} before answering; "
+                    f"last lines of {self.log_path}:\n{self._log_tail()}"
+                )
+            if is_healthy(self.uri, timeout=1.0):
+                return
+            time.sleep(0.2)
+        self._stop_group(self._process.pid, timeout=10.0)
+        raise ServerError(
+            f"mlflow server did not answer {self.uri}/health within {timeout:.0f}s; "
+            f"last lines of {self.log_path}:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """End the whole process group; False when no server of this folder was running."""
+        state = self.read_state()
+        if state is None:
+            self.state_path.unlink(missing_ok=True)
+            return False
+        self._stop_group(state.pid, timeout)
+        self.state_path.unlink(missing_ok=True)
+        return True
+
+    def _stop_group(self, pgid: int, timeout: float) -> None:
+        """SIGTERM the group, wait, then SIGKILL what is left; reap our own child."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+        if not self._wait_group_gone(pgid, timeout):
+            logger.warning("server group %d ignored SIGTERM for %.0fs; killing it", pgid, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            if not self._wait_group_gone(pgid, 5.0):
+                raise ServerError(f"processes of group {pgid} survived SIGKILL")
+
+    def _wait_group_gone(self, pgid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.pid == pgid:
+                self._process.poll()  # reap our child so it stops counting as alive
+            if not _group_alive(pgid):
+                return True
+            time.sleep(0.1)
+        return False

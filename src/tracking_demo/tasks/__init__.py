@@ -1,0 +1,1 @@
+"""Training tasks: each fits, evaluates and hands results to the tracking session."""

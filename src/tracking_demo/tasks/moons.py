@@ -1,0 +1,215 @@
+"""Two moons: RandomForest grid search, test accuracy, decision boundary, portable model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.data
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import infer_signature
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV
+
+from tracking_demo.data import moons as moons_data
+from tracking_demo.errors import ConfigError
+from tracking_demo.registry import register
+from tracking_demo.tracking import TrackingSession
+
+logger = logging.getLogger(__name__)
+
+GridValue = int | float | str | None
+DEFAULT_GRID: dict[str, list[GridValue]] = {
+    "n_estimators": [10, 25, 100],
+    "criterion": ["gini", "entropy"],
+    "max_depth": [2, 5, 10, None],
+}
+TASK_NAME = "moons"
+# skops (MLflow's safe default format) loads only types it is told to trust; a forest's trees
+# are scikit-learn's own node storage, which we create ourselves.
+SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+
+@dataclass(frozen=True)
+class MoonsOptions:
+    data_dir: Path
+    grid: Mapping[str, Sequence[GridValue]] = field(default_factory=lambda: dict(DEFAULT_GRID))
+    cv_folds: int = 5
+    seed: int = 42
+    register_as: str | None = None
+
+
+@dataclass(frozen=True)
+class MoonsResult:
+    run_id: str
+    accuracy: float
+    cv_best_score: float
+    selected: dict[str, Any]
+    model_uri: str
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+
+def validate_grid(grid: Mapping[str, Sequence[GridValue]]) -> None:
+    """Every key must be a RandomForestClassifier parameter with at least one value."""
+    known = RandomForestClassifier().get_params()
+    for name, values in grid.items():
+        if name not in known:
+            raise ConfigError(
+                f"grid parameter '{name}' is not a RandomForestClassifier parameter "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        if len(values) == 0:
+            raise ConfigError(f"grid parameter '{name}' has no values")
+
+
+def grid_params(grid: Mapping[str, Sequence[GridValue]]) -> dict[str, str]:
+    """The searched space as params `gridsearch/<name>`, values as the tutorial prints them."""
+    return {f"gridsearch/{name}": str(list(values)) for name, values in grid.items()}
+
+
+def selected_params(best: Mapping[str, Any]) -> dict[str, str]:
+    """The chosen values as params `selected/<name>`."""
+    return {f"selected/{name}": str(value) for name, value in sorted(best.items())}
+
+
+def fit_grid_search(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    grid: Mapping[str, Sequence[GridValue]],
+    cv_folds: int,
+    seed: int,
+) -> GridSearchCV:
+    search = GridSearchCV(
+        RandomForestClassifier(random_state=seed),
+        param_grid={name: list(values) for name, values in grid.items()},
+        cv=cv_folds,
+        n_jobs=-1,
+    )
+    search.fit(x, y)
+    return search
+
+
+def decision_boundary_figure(
+    model: Any, train: pd.DataFrame, test: pd.DataFrame, resolution: int = 200
+) -> Figure:
+    """Class-1 probability over the plane, with train (dots) and test (crosses) on top."""
+    features = list(moons_data.FEATURES)
+    both = pd.concat([train, test])
+    x_min, y_min = both[features].min().to_numpy() - 0.5
+    x_max, y_max = both[features].max().to_numpy() + 0.5
+    xx, yy = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
+    plane = pd.DataFrame({features[0]: xx.ravel(), features[1]: yy.ravel()})
+    proba = model.predict_proba(plane)[:, 1].reshape(xx.shape)
+
+    figure = Figure(figsize=(7, 5.5))
+    axes = figure.subplots()
+    contour = axes.contourf(xx, yy, proba, levels=20, cmap="RdBu_r", alpha=0.6)
+    figure.colorbar(contour, ax=axes, label="P(label = 1)")
+    axes.scatter(
+        train[features[0]], train[features[1]], c=train[moons_data.LABEL], cmap="RdBu_r",
+        s=12, edgecolors="k", linewidths=0.3, label="train",
+    )
+    axes.scatter(
+        test[features[0]], test[features[1]], c=test[moons_data.LABEL], cmap="RdBu_r",
+        s=40, marker="X", edgecolors="k", linewidths=0.6, label="test",
+    )
+    axes.set(xlabel=features[0], ylabel=features[1], title="RandomForest decision boundary")
+    axes.legend(loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def _log_inputs(data: moons_data.MoonsData) -> None:
+    for frame, path, context in (
+        (data.train, data.train_path, "training"),
+        (data.test, data.test_path, "testing"),
+    ):
+        dataset = mlflow.data.from_pandas(
+            frame, source=str(path.absolute()), targets=moons_data.LABEL, name=f"moons-{context}"
+        )
+        mlflow.log_input(dataset, context=context)
+
+
+def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
+    """Run the grid search inside one MLflow run; a failure leaves the run FAILED."""
+    validate_grid(options.grid)
+    features = list(moons_data.FEATURES)
+    with session.run(tags={"tracking_demo.task": TASK_NAME}) as run:
+        data = moons_data.load(options.data_dir)
+        _log_inputs(data)
+        mlflow.log_params(
+            {**grid_params(options.grid), "cv_folds": options.cv_folds, "seed": options.seed}
+        )
+        search = fit_grid_search(
+            data.train[features], data.y_train, options.grid, options.cv_folds, options.seed
+        )
+        mlflow.log_params(selected_params(search.best_params_))
+        model = search.best_estimator_
+        accuracy = float(accuracy_score(data.y_test, model.predict(data.test[features])))
+        cv_best_score = float(search.best_score_)
+        session.log_metrics({"accuracy": accuracy, "cv_best_score": cv_best_score})
+        mlflow.log_figure(
+            decision_boundary_figure(model, data.train, data.test), "decision_boundary.png"
+        )
+
+        example = data.test[features].head(5)
+        signature = infer_signature(example, model.predict(example))
+        model_uri = session.log_model_portably(
+            lambda path: mlflow.sklearn.save_model(
+                model,
+                str(path),
+                signature=signature,
+                input_example=example,
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            )
+        )
+        version = None
+        if options.register_as:
+            version = register(
+                session.client,
+                model_uri,
+                options.register_as,
+                tags={"accuracy": f"{accuracy:.4f}", "task": TASK_NAME},
+            ).version
+        return MoonsResult(
+            run_id=run.info.run_id,
+            accuracy=accuracy,
+            cv_best_score=cv_best_score,
+            selected=dict(search.best_params_),
+            model_uri=model_uri,
+            registered_name=options.register_as,
+            registered_version=str(version) if version is not None else None,
+        )
+
+
+def _parse_value(text: str) -> GridValue:
+    text = text.strip()
+    if text.lower() == "none":
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            continue
+    return text
+
+
+def parse_grid_overrides(items: Sequence[str]) -> dict[str, list[GridValue]]:
+    """`NAME=V1,V2` items (ints, floats, `None`, strings) replacing those keys of the grid."""
+    grid: dict[str, list[GridValue]] = dict(DEFAULT_GRID)
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise ConfigError(f"--grid '{item}' is not NAME=VALUE[,VALUE...]")
+        grid[name.strip()] = [_parse_value(v) for v in values.split(",") if v.strip()]
+    validate_grid(grid)
+    return grid
