@@ -212,9 +212,7 @@ def train_moons(
 
     grid = moons.parse_grid_overrides(grid_items)
     session = _session(tracking_uri, workspace_config, experiment)
-    result = moons.train(
-        moons.MoonsOptions(data_dir, grid, cv_folds, seed, register_as), session
-    )
+    result = moons.train(moons.MoonsOptions(data_dir, grid, cv_folds, seed, register_as), session)
     _print_moons_summary(result, grid, session)
 
 

@@ -177,7 +177,7 @@ class LocalServer:
         log = self.log_path.open("ab")
         started = time.monotonic()
         try:
-            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            self._process = subprocess.Popen(
                 self.command(),
                 stdout=log,
                 stderr=subprocess.STDOUT,

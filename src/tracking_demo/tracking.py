@@ -115,8 +115,7 @@ def check_reachable(uri: str, timeout: float = REACHABILITY_TIMEOUT_S) -> None:
             else ""
         )
         raise TrackingUnavailableError(
-            f"no MLflow tracking server answers at {uri} "
-            f"({type(error).__name__}){hint}"
+            f"no MLflow tracking server answers at {uri} " f"({type(error).__name__}){hint}"
         ) from error
 
 
@@ -139,6 +138,9 @@ class TrackingSession:
         """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises."""
         if self.settings.run_id is None:
             mlflow.set_experiment(self.settings.experiment)
+        else:  # a run created for us (Azure ML job): log into its experiment, whatever is active
+            existing = self.client.get_run(self.settings.run_id)
+            mlflow.set_experiment(experiment_id=existing.info.experiment_id)
         active = mlflow.start_run(run_id=self.settings.run_id, run_name=self.settings.run_name)
         try:
             mlflow.set_tags({**self.default_tags(), **self.settings.extra_tags, **(tags or {})})
@@ -163,10 +165,8 @@ class TrackingSession:
         summary = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
             mlflow.set_tag(ERROR_TAG, summary)
-            mlflow.log_text(
-                "".join(traceback.format_exception(error)), ERROR_ARTIFACT
-            )
-        except Exception:  # noqa: BLE001 - the original error is what the user must see
+            mlflow.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
+        except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:

@@ -74,7 +74,9 @@ def test_non_numeric_value(good_dir: Path) -> None:
 
 def test_empty_value(good_dir: Path) -> None:
     (good_dir / "train.csv").write_text("x1,x2,label\n0.1,,0\n0.2,0.3,1\n")
-    with pytest.raises(DataError, match=r"train\.csv: column 'x2' has an empty value on data row 1"):
+    with pytest.raises(
+        DataError, match=r"train\.csv: column 'x2' has an empty value on data row 1"
+    ):
         load(good_dir)
 
 

@@ -106,7 +106,9 @@ def decision_boundary_figure(
     both = pd.concat([train, test])
     x_min, y_min = both[features].min().to_numpy() - 0.5
     x_max, y_max = both[features].max().to_numpy() + 0.5
-    xx, yy = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
+    xx, yy = np.meshgrid(
+        np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution)
+    )
     plane = pd.DataFrame({features[0]: xx.ravel(), features[1]: yy.ravel()})
     proba = model.predict_proba(plane)[:, 1].reshape(xx.shape)
 
@@ -115,12 +117,25 @@ def decision_boundary_figure(
     contour = axes.contourf(xx, yy, proba, levels=20, cmap="RdBu_r", alpha=0.6)
     figure.colorbar(contour, ax=axes, label="P(label = 1)")
     axes.scatter(
-        train[features[0]], train[features[1]], c=train[moons_data.LABEL], cmap="RdBu_r",
-        s=12, edgecolors="k", linewidths=0.3, label="train",
+        train[features[0]],
+        train[features[1]],
+        c=train[moons_data.LABEL],
+        cmap="RdBu_r",
+        s=12,
+        edgecolors="k",
+        linewidths=0.3,
+        label="train",
     )
     axes.scatter(
-        test[features[0]], test[features[1]], c=test[moons_data.LABEL], cmap="RdBu_r",
-        s=40, marker="X", edgecolors="k", linewidths=0.6, label="test",
+        test[features[0]],
+        test[features[1]],
+        c=test[moons_data.LABEL],
+        cmap="RdBu_r",
+        s=40,
+        marker="X",
+        edgecolors="k",
+        linewidths=0.6,
+        label="test",
     )
     axes.set(xlabel=features[0], ylabel=features[1], title="RandomForest decision boundary")
     axes.legend(loc="lower left")

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: set-up, lint, lock check, then every test
+# (unit, integration against a real local MLflow server, slow CLI runs). Extra arguments
+# go to pytest, e.g. `bash scripts/test.sh -m "not slow"` while iterating.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/setup.sh
+.tools/poetry/bin/poetry check --lock
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+exec .venv/bin/python -m pytest "$@"
