@@ -22,7 +22,9 @@ def require_dir(path: Path) -> Path:
 def read_numeric_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     """Read `path` and check it has rows and the named columns, all numeric and complete."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found (expected a CSV with columns {', '.join(columns)})")
+        raise DataError(
+            f"{path}: file not found (expected a CSV with columns {', '.join(columns)})"
+        )
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as error:

@@ -116,27 +116,20 @@ def decision_boundary_figure(
     axes = figure.subplots()
     contour = axes.contourf(xx, yy, proba, levels=20, cmap="RdBu_r", alpha=0.6)
     figure.colorbar(contour, ax=axes, label="P(label = 1)")
-    axes.scatter(
-        train[features[0]],
-        train[features[1]],
-        c=train[moons_data.LABEL],
-        cmap="RdBu_r",
-        s=12,
-        edgecolors="k",
-        linewidths=0.3,
-        label="train",
-    )
-    axes.scatter(
-        test[features[0]],
-        test[features[1]],
-        c=test[moons_data.LABEL],
-        cmap="RdBu_r",
-        s=40,
-        marker="X",
-        edgecolors="k",
-        linewidths=0.6,
-        label="test",
-    )
+    class_colors = ("#1f4e9c", "#b2182b")
+    for split, frame, marker, size in (("train", train, "o", 12), ("test", test, "X", 40)):
+        for label, color in enumerate(class_colors):
+            points = frame[frame[moons_data.LABEL] == label]
+            axes.scatter(
+                points[features[0]],
+                points[features[1]],
+                color=color,
+                marker=marker,
+                s=size,
+                edgecolors="white" if split == "train" else "black",
+                linewidths=0.4,
+                label=f"{split}, label {label}",
+            )
     axes.set(xlabel=features[0], ylabel=features[1], title="RandomForest decision boundary")
     axes.legend(loc="lower left")
     figure.tight_layout()
