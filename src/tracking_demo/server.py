@@ -174,6 +174,10 @@ class LocalServer:
                 "choose another with --port"
                 + (f" or use it with --tracking-uri {self.uri}" if what.endswith("server") else "")
             )
+        env = dict(os.environ)
+        # MLflow's job runner (GenAI scoring, trace archival) adds eight processes and ~500 MiB
+        # that tracking does not use; a user can still turn it on by setting the variable.
+        env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         log = self.log_path.open("ab")
         started = time.monotonic()
         try:
@@ -184,6 +188,7 @@ class LocalServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 cwd=self.data_dir,
+                env=env,
             )
         finally:
             log.close()
