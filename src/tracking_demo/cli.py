@@ -319,7 +319,6 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     _print_moons_summary(result, dict(options.grid), session)
     click.echo("")
     click.echo(f"Open the MLflow UI:   {local.uri}")
-    click.echo(f"This run:             {session.run_url(result.run_id)}")
     click.echo(f"Registered model:     {_registered_name(result)}")
     click.echo(f"Test accuracy:        {result.accuracy:.4f}")
     click.echo("Stop the server with: tracking-demo server stop")

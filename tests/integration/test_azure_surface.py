@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
@@ -51,5 +52,5 @@ def test_moons_registers_without_logged_models_api(
     assert result.registered_version == "1"
     local = registry.download("moons-azure:1", tmp_path / "model")
     assert mlflow.pyfunc.load_model(str(local)).predict(
-        __import__("pandas").DataFrame({"x1": [0.0], "x2": [1.0]})
+        pd.DataFrame({"x1": [0.0], "x2": [1.0]})
     ).shape == (1,)

@@ -43,16 +43,17 @@ class MoonsData:
     test_path: Path
 
     @property
-    def x_train(self) -> np.ndarray:
-        return self.train[list(FEATURES)].to_numpy(dtype=np.float64)
+    def x_train(self) -> pd.DataFrame:
+        """Features keep their column names: the model and its signature are named-column."""
+        return self.train[list(FEATURES)]
+
+    @property
+    def x_test(self) -> pd.DataFrame:
+        return self.test[list(FEATURES)]
 
     @property
     def y_train(self) -> np.ndarray:
         return self.train[LABEL].to_numpy(dtype=np.int64)
-
-    @property
-    def x_test(self) -> np.ndarray:
-        return self.test[list(FEATURES)].to_numpy(dtype=np.float64)
 
     @property
     def y_test(self) -> np.ndarray:

@@ -150,7 +150,6 @@ def _log_inputs(data: moons_data.MoonsData) -> None:
 def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
     """Run the grid search inside one MLflow run; a failure leaves the run FAILED."""
     validate_grid(options.grid)
-    features = list(moons_data.FEATURES)
     with session.run(tags={"tracking_demo.task": TASK_NAME}) as run:
         data = moons_data.load(options.data_dir)
         _log_inputs(data)
@@ -158,18 +157,18 @@ def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
             {**grid_params(options.grid), "cv_folds": options.cv_folds, "seed": options.seed}
         )
         search = fit_grid_search(
-            data.train[features], data.y_train, options.grid, options.cv_folds, options.seed
+            data.x_train, data.y_train, options.grid, options.cv_folds, options.seed
         )
         mlflow.log_params(selected_params(search.best_params_))
         model = search.best_estimator_
-        accuracy = float(accuracy_score(data.y_test, model.predict(data.test[features])))
+        accuracy = float(accuracy_score(data.y_test, model.predict(data.x_test)))
         cv_best_score = float(search.best_score_)
         session.log_metrics({"accuracy": accuracy, "cv_best_score": cv_best_score})
         mlflow.log_figure(
             decision_boundary_figure(model, data.train, data.test), "decision_boundary.png"
         )
 
-        example = data.test[features].head(5)
+        example = data.x_test.head(5)
         signature = infer_signature(example, model.predict(example))
         model_uri = session.log_model_portably(
             lambda path: mlflow.sklearn.save_model(
