@@ -57,6 +57,14 @@ def session_for(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
         mlflow.end_run("KILLED")
 
 
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's write-ahead logs go to its own folder, never into the working tree."""
+    path = tmp_path_factory.mktemp("runs")
+    monkeypatch.setenv("TRACKING_DEMO_RUNS_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No tracking variables leak in from the machine running the tests."""

@@ -19,3 +19,7 @@ class TrackingUnavailableError(TrackingDemoError):
 
 class ServerError(TrackingDemoError):
     """The local MLflow server could not be started, found or stopped."""
+
+
+class TrackingIncompleteError(TrackingDemoError):
+    """Some of a run's records were not acknowledged in time; `tracking-demo sync` finishes it."""

@@ -47,6 +47,22 @@ def register(
     return version
 
 
+def register_once(
+    client: MlflowClient, model_uri: str, name: str, tags: Mapping[str, str] | None = None
+) -> ModelVersion:
+    """Register unless this exact model (same run, same path) already is: replays stay single."""
+    run_id = model_uri.removeprefix("runs:/").split("/", 1)[0]
+    try:
+        existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except MlflowException:
+        existing = []
+    artifact_path = model_uri.removeprefix(f"runs:/{run_id}")
+    for version in existing:
+        if (version.source or "").rstrip("/").endswith(artifact_path.rstrip("/")):
+            return version
+    return register(client, model_uri, name, tags)
+
+
 def list_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
     """All versions of `name`, newest first; a missing model is a user error."""
     try:

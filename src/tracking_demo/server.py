@@ -66,7 +66,9 @@ def find_free_port(host: str = DEFAULT_HOST) -> int:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Free to listen on, as uvicorn binds (SO_REUSEADDR: a restart after a crash is allowed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -7,24 +7,30 @@ Azure SDK (the workspace lookup lives in `azure_workspace`, imported lazily).
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
-import tempfile
-import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import mlflow
 import requests
-from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
-from mlflow.utils.validation import MAX_METRICS_PER_BATCH
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from tracking_demo import __version__
-from tracking_demo.errors import TrackingUnavailableError
+from tracking_demo.delivery import dataset_record
+from tracking_demo.errors import ConfigError, TrackingIncompleteError, TrackingUnavailableError
+from tracking_demo.run_logger import LoggerOptions, RunLogger
+from tracking_demo.wal import RunMeta
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +39,10 @@ DEFAULT_EXPERIMENT = "tracking-demo"
 ERROR_TAG = "tracking_demo.error"
 ERROR_ARTIFACT = "error.txt"
 MAX_TAG_LENGTH = 5000
-REACHABILITY_TIMEOUT_S = 5.0
+# (connect, read): a refused port fails at once, a black hole within 4.5 s.
+REACHABILITY_TIMEOUT_S = (2.0, 2.5)
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
+DEFAULT_WAL_ROOT = Path(".tracking") / "runs"
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,13 @@ class TrackingSettings:
     run_id: str | None = None
     run_name: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    wal_root: Path = field(default_factory=lambda: default_wal_root(os.environ))
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+
+
+def default_wal_root(environ: Mapping[str, str]) -> Path:
+    """Where runs keep their write-ahead logs: `$TRACKING_DEMO_RUNS_DIR`, else `.tracking/runs`."""
+    return Path(environ.get("TRACKING_DEMO_RUNS_DIR") or DEFAULT_WAL_ROOT)
 
 
 def resolve_tracking_uri(
@@ -82,6 +98,7 @@ def resolve_settings(
         experiment=experiment or environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT,
         run_id=environ.get("MLFLOW_RUN_ID") or None,
         run_name=run_name,
+        wal_root=default_wal_root(environ),
     )
 
 
@@ -101,13 +118,34 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None
 
 
-def check_reachable(uri: str, timeout: float = REACHABILITY_TIMEOUT_S) -> None:
-    """Fail in seconds, not after MLflow's minutes of retries, when an HTTP server is absent."""
+_HTTP_DEFAULTS_SET: dict[str, str] = {}
+
+
+def configure_http(
+    request_timeout_s: float, environ: MutableMapping[str, str] = os.environ
+) -> None:
+    """MLflow's own retry schedule (minutes) must never be what a user waits on.
+
+    The project's sender retries with its own backoff, so MLflow's HTTP layer makes one attempt
+    with a bounded timeout. Values the user set in the environment are left alone.
+    """
+    wanted = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(request_timeout_s))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    }
+    for name, value in wanted.items():
+        if name not in environ or _HTTP_DEFAULTS_SET.get(name) == environ[name]:
+            environ[name] = value
+            _HTTP_DEFAULTS_SET[name] = value
+
+
+def check_reachable(uri: str) -> None:
+    """Fail within 5 s, not after MLflow's minutes of retries, when an HTTP server is absent."""
     parsed = urlparse(uri)
     if parsed.scheme not in ("http", "https"):
         return
     try:
-        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
+        requests.get(f"{uri.rstrip('/')}/health", timeout=REACHABILITY_TIMEOUT_S)
     except requests.RequestException as error:
         hint = (
             "; start the local one with `tracking-demo server start`"
@@ -115,41 +153,109 @@ def check_reachable(uri: str, timeout: float = REACHABILITY_TIMEOUT_S) -> None:
             else ""
         )
         raise TrackingUnavailableError(
-            f"no MLflow tracking server answers at {uri} " f"({type(error).__name__}){hint}"
+            f"no MLflow tracking server answers at {uri} ({type(error).__name__}){hint}"
         ) from error
 
 
-class TrackingSession:
-    """Owns the tracking connection: URI, experiment, the run's life and failure recording."""
+@dataclass(frozen=True)
+class RunHandle:
+    """The run a task logs into."""
 
-    def __init__(self, settings: TrackingSettings, check: bool = True) -> None:
+    run_id: str
+    experiment_id: str
+
+
+class TrackingSession:
+    """Owns the tracking connection: URI, experiment, the run's life and failure recording.
+
+    Everything a task logs goes through the run's `RunLogger` (DESIGN rule 4): appended to a
+    local write-ahead log, delivered in the background, finished by `sync` if the process ends
+    before the server acknowledged it.
+    """
+
+    def __init__(
+        self,
+        settings: TrackingSettings,
+        check: bool = True,
+        logger_options: LoggerOptions | None = None,
+    ) -> None:
         self.settings = settings
+        self.logger_options = logger_options or LoggerOptions()
+        configure_http(settings.request_timeout_s)
         if check:
             check_reachable(settings.uri)
         mlflow.set_tracking_uri(settings.uri)
         self.client = MlflowClient(tracking_uri=settings.uri)
+        self._run_logger: RunLogger | None = None
+        self._closed_logger: RunLogger | None = None
 
     @property
     def uri(self) -> str:
         return self.settings.uri
 
+    @property
+    def run_logger(self) -> RunLogger:
+        if self._run_logger is None:
+            raise RuntimeError("logging needs an active run: use `with session.run():`")
+        return self._run_logger
+
     @contextmanager
-    def run(self, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
-        """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises."""
-        if self.settings.run_id is None:
-            mlflow.set_experiment(self.settings.experiment)
-        else:  # a run created for us (Azure ML job): log into its experiment, whatever is active
-            existing = self.client.get_run(self.settings.run_id)
-            mlflow.set_experiment(experiment_id=existing.info.experiment_id)
-        active = mlflow.start_run(run_id=self.settings.run_id, run_name=self.settings.run_name)
+    def run(self, tags: Mapping[str, str] | None = None) -> Iterator[RunHandle]:
+        """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises.
+
+        If the server has not acknowledged everything within the flush timeout, the records
+        stay in the run's log and `TrackingIncompleteError` names the command that finishes it.
+        """
+        handle = self._start_run()
+        self._run_logger = RunLogger(
+            self.client,
+            RunMeta(handle.run_id, self.uri, handle.experiment_id),
+            self.settings.wal_root,
+            self.logger_options,
+        )
         try:
-            mlflow.set_tags({**self.default_tags(), **self.settings.extra_tags, **(tags or {})})
-            yield active
+            self.set_tags({**self.default_tags(), **self.settings.extra_tags, **(tags or {})})
+            yield handle
         except BaseException as error:
             self._record_failure(error)
-            mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+            if not self._close(status):
+                logger.error("%s", self._incomplete_message())
             raise
-        mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))
+        if not self._close("FINISHED"):
+            raise TrackingIncompleteError(self._incomplete_message())
+
+    def _start_run(self) -> RunHandle:
+        if self.settings.run_id is not None:  # a run created for us (Azure ML job)
+            existing = self.client.get_run(self.settings.run_id)
+            return RunHandle(existing.info.run_id, existing.info.experiment_id)
+        experiment = self.client.get_experiment_by_name(self.settings.experiment)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else self.client.create_experiment(self.settings.experiment)
+        )
+        created = self.client.create_run(experiment_id, run_name=self.settings.run_name)
+        return RunHandle(created.info.run_id, experiment_id)
+
+    def _close(self, status: str) -> bool:
+        run_logger = self.run_logger
+        try:
+            return run_logger.close(status)
+        finally:
+            self._closed_logger = run_logger
+            self._run_logger = None
+
+    def _incomplete_message(self) -> str:
+        closed = self._closed_logger
+        assert closed is not None, "only called after a run's logger was closed"
+        problem = f" (last problem: {closed.last_problem})" if closed.last_problem else ""
+        return (
+            f"the tracking server at {self.uri} did not acknowledge "
+            f"{closed.unacknowledged} records of run {closed.run_id} within "
+            f"{self.logger_options.flush_timeout_s:.0f}s{problem}; they are kept in "
+            f"{closed.run_dir.path}. Finish the run with: tracking-demo sync {closed.run_dir.path}"
+        )
 
     @staticmethod
     def default_tags() -> dict[str, str]:
@@ -159,43 +265,96 @@ class TrackingSession:
             tags["mlflow.source.git.commit"] = commit
         return tags
 
-    @staticmethod
-    def _record_failure(error: BaseException) -> None:
+    def _record_failure(self, error: BaseException) -> None:
         """Best effort: the failure must not be hidden by a second failure while recording it."""
         summary = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
-            mlflow.set_tag(ERROR_TAG, summary)
-            mlflow.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
+            self.set_tags({ERROR_TAG: summary})
+            self.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
         except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        """All points in as few requests as MLflow's batch limit allows."""
-        run = mlflow.active_run()
-        if run is None:
-            raise RuntimeError("log_metrics needs an active run")
-        timestamp = int(time.time() * 1000)
-        points = [Metric(key, float(value), timestamp, step) for key, value in metrics.items()]
-        for start in range(0, len(points), MAX_METRICS_PER_BATCH):
-            chunk = points[start : start + MAX_METRICS_PER_BATCH]
-            self.client.log_batch(run.info.run_id, metrics=chunk)
+    # --- what tasks log ------------------------------------------------------------------------
 
-    @staticmethod
-    def log_model_portably(save: Callable[[Path], None], artifact_path: str = "model") -> str:
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        self.run_logger.log_metrics(metrics, step)
+
+    def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        self.run_logger.log_metric(key, value, step)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.run_logger.log_params(params)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.run_logger.set_tags(tags)
+
+    def log_input(self, dataset: Any, context: str) -> None:
+        """An `mlflow.data` dataset as a run input (name, digest, source, schema)."""
+        entity = dataset._to_mlflow_entity()
+        self.run_logger.log_record(dataset_record(entity, {MLFLOW_DATASET_CONTEXT: context}))
+
+    def log_figure(self, figure: Figure, artifact_file: str) -> None:
+        kept = self._kept_path(artifact_file)
+        figure.savefig(kept)
+        self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        kept = self._kept_path(artifact_file)
+        kept.write_text(text, encoding="utf-8")
+        self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
+
+    def log_artifacts(self, local_dir: Path, artifact_path: str | None = None) -> None:
+        """A copy is kept until uploaded, so later changes to `local_dir` do not leak in."""
+        kept = self.run_logger.new_artifact_slot() / "files"
+        shutil.copytree(local_dir, kept)
+        self.run_logger.log_artifact_kept(kept, artifact_path)
+
+    def _kept_path(self, artifact_file: str) -> Path:
+        return self.run_logger.new_artifact_slot() / PurePosixPath(artifact_file).name
+
+    def log_model_portably(self, save: Callable[[Path], None], artifact_path: str = "model") -> str:
         """DESIGN rule 3: save the MLflow model locally, upload its files, return `runs:/` URI.
 
         Works on servers without MLflow 3's logged-models API (Azure ML), unlike `log_model`.
         """
-        run = mlflow.active_run()
-        if run is None:
-            raise RuntimeError("log_model_portably needs an active run")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / artifact_path
-            save(local)
-            mlflow.log_artifacts(str(local), artifact_path)
-        return f"runs:/{run.info.run_id}/{artifact_path}"
+        run_logger = self.run_logger
+        local = run_logger.new_artifact_slot() / PurePosixPath(artifact_path).name
+        save(local)
+        run_logger.log_artifact_kept(local, artifact_path)
+        return f"runs:/{run_logger.run_id}/{artifact_path}"
+
+    def register_model(
+        self, model_uri: str, name: str, tags: Mapping[str, str] | None = None
+    ) -> str | None:
+        """Register once the model's files are on the server; None while it is unreachable.
+
+        A pending registration stays in the run's log; `sync` performs it later.
+        """
+        run_logger = self.run_logger
+        prefix = f"runs:/{run_logger.run_id}/"
+        if not model_uri.startswith(prefix):
+            raise ConfigError(f"can only register this run's models ({prefix}...), got {model_uri}")
+        seq = run_logger.log_record(
+            {
+                "t": "r",
+                "name": name,
+                "model_path": model_uri.removeprefix(prefix),
+                "tags": dict(tags or {}),
+            }
+        )
+        if run_logger.flush(upto=seq):
+            return run_logger.registered_version(seq)
+        logger.warning(
+            "registration of %s as '%s' is pending: the server did not answer", model_uri, name
+        )
+        return None
 
     def run_url(self, run_id: str) -> str:
         """The run's page in the MLflow UI (meaningful for HTTP servers)."""
         run = self.client.get_run(run_id)
         return f"{self.uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def _parent(artifact_file: str) -> str | None:
+    parent = str(PurePosixPath(artifact_file).parent)
+    return None if parent in ("", ".") else parent

@@ -54,7 +54,7 @@ def test_experiment_option_wins_and_default_name() -> None:
 def test_unreachable_local_server_fails_fast_with_hint() -> None:
     uri = f"http://127.0.0.1:{find_free_port()}"
     with pytest.raises(TrackingUnavailableError, match="tracking-demo server start"):
-        check_reachable(uri, timeout=2)
+        check_reachable(uri)
 
 
 def test_non_http_uris_are_not_probed(tmp_path: Path) -> None:

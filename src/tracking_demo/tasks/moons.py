@@ -21,7 +21,6 @@ from sklearn.model_selection import GridSearchCV
 
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
-from tracking_demo.registry import register
 from tracking_demo.tracking import TrackingSession
 
 logger = logging.getLogger(__name__)
@@ -136,7 +135,7 @@ def decision_boundary_figure(
     return figure
 
 
-def _log_inputs(data: moons_data.MoonsData) -> None:
+def _log_inputs(data: moons_data.MoonsData, session: TrackingSession) -> None:
     for frame, path, context in (
         (data.train, data.train_path, "training"),
         (data.test, data.test_path, "testing"),
@@ -144,7 +143,7 @@ def _log_inputs(data: moons_data.MoonsData) -> None:
         dataset = mlflow.data.from_pandas(
             frame, source=str(path.absolute()), targets=moons_data.LABEL, name=f"moons-{context}"
         )
-        mlflow.log_input(dataset, context=context)
+        session.log_input(dataset, context=context)
 
 
 def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
@@ -152,19 +151,19 @@ def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
     validate_grid(options.grid)
     with session.run(tags={"tracking_demo.task": TASK_NAME}) as run:
         data = moons_data.load(options.data_dir)
-        _log_inputs(data)
-        mlflow.log_params(
+        _log_inputs(data, session)
+        session.log_params(
             {**grid_params(options.grid), "cv_folds": options.cv_folds, "seed": options.seed}
         )
         search = fit_grid_search(
             data.x_train, data.y_train, options.grid, options.cv_folds, options.seed
         )
-        mlflow.log_params(selected_params(search.best_params_))
+        session.log_params(selected_params(search.best_params_))
         model = search.best_estimator_
         accuracy = float(accuracy_score(data.y_test, model.predict(data.x_test)))
         cv_best_score = float(search.best_score_)
         session.log_metrics({"accuracy": accuracy, "cv_best_score": cv_best_score})
-        mlflow.log_figure(
+        session.log_figure(
             decision_boundary_figure(model, data.train, data.test), "decision_boundary.png"
         )
 
@@ -181,14 +180,13 @@ def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
         )
         version = None
         if options.register_as:
-            version = register(
-                session.client,
+            version = session.register_model(
                 model_uri,
                 options.register_as,
                 tags={"accuracy": f"{accuracy:.4f}", "task": TASK_NAME},
-            ).version
+            )
         return MoonsResult(
-            run_id=run.info.run_id,
+            run_id=run.run_id,
             accuracy=accuracy,
             cv_best_score=cv_best_score,
             selected=dict(search.best_params_),

@@ -1,0 +1,270 @@
+"""From logged records to MLflow calls: batches within MLflow's limits, retry classes, dedup.
+
+Shared by the live background sender and by `tracking-demo sync`, so a replay does exactly what
+the live run would have done.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import (
+    MAX_ENTITIES_PER_BATCH,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+)
+
+from tracking_demo.wal import Record
+
+logger = logging.getLogger(__name__)
+
+# The open-source server accepts larger requests, hosted ones (Databricks, Azure ML) do not.
+MAX_REQUEST_BYTES = 1_000_000
+_REQUEST_BYTES_BUDGET = int(MAX_REQUEST_BYTES * 0.9)
+_TRANSIENT_STATUS = frozenset({408, 429})
+_TRANSIENT_TYPES = (
+    requests.ConnectionError,
+    requests.Timeout,
+    ConnectionError,
+    TimeoutError,
+    socket.timeout,
+)
+BATCHED_KINDS = frozenset({"m", "p", "g"})
+
+
+class TransientDeliveryError(Exception):
+    """The server may accept the same operation later: retry with backoff."""
+
+
+class PermanentDeliveryError(Exception):
+    """The server refuses the operation as it is: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One MLflow call: a `log_batch` of metrics/params/tags, or a single other record."""
+
+    records: list[tuple[int, Record]]
+
+    @property
+    def kind(self) -> str:
+        first = self.records[0][1]["t"]
+        return "batch" if first in BATCHED_KINDS else first
+
+    @property
+    def last_seq(self) -> int:
+        return self.records[-1][0]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record the server refused for good, kept with the reason."""
+
+    seq: int
+    record: Record
+    reason: str
+
+    def describe(self) -> str:
+        kinds = {"m": "metric", "p": "param", "g": "tag"}
+        what = kinds.get(self.record["t"], self.record["t"])
+        name = self.record.get("k") or self.record.get("name") or ""
+        return f"{what} '{name}' (record {self.seq}): {self.reason}"
+
+
+def _size(record: Record) -> int:
+    """Bytes the record adds to a log-batch request body, with room for the JSON around it."""
+    if record["t"] == "m":
+        return len(record["k"]) + 80
+    return len(record["k"]) + len(str(record["v"])) + 40
+
+
+def plan(records: Iterable[tuple[int, Record]]) -> list[Operation]:
+    """Consecutive metrics/params/tags share `log_batch` calls within every limit; others alone."""
+    operations: list[Operation] = []
+    current: list[tuple[int, Record]] = []
+    counts = {"m": 0, "p": 0, "g": 0}
+    size = 0
+
+    def close() -> None:
+        nonlocal current, size
+        if current:
+            operations.append(Operation(current))
+        current, size = [], 0
+        counts.update(m=0, p=0, g=0)
+
+    for seq, record in records:
+        kind = record["t"]
+        if kind not in BATCHED_KINDS:
+            close()
+            operations.append(Operation([(seq, record)]))
+            continue
+        record_size = _size(record)
+        limit = MAX_METRICS_PER_BATCH if kind == "m" else MAX_PARAMS_TAGS_PER_BATCH
+        if (
+            counts[kind] >= limit
+            or len(current) >= MAX_ENTITIES_PER_BATCH
+            or size + record_size > _REQUEST_BYTES_BUDGET
+        ):
+            close()
+        current.append((seq, record))
+        counts[kind] += 1
+        size += record_size
+    close()
+    return operations
+
+
+def is_transient(error: BaseException) -> bool:
+    """Refused, reset, timed out, 408/429/5xx: transient. Other 4xx and local errors: permanent."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, _TRANSIENT_TYPES):
+            return True
+        link = link.__cause__ or link.__context__
+    if isinstance(error, MlflowException):
+        status = error.get_http_status_code()
+        return status in _TRANSIENT_STATUS or status >= 500
+    return False
+
+
+def _identity(key: str, value: float, timestamp: int, step: int) -> tuple[str, str, int, int]:
+    """MLflow's metric identity; NaN compares equal to NaN here, as the server stores it once."""
+    return key, "nan" if math.isnan(value) else repr(float(value)), int(timestamp), int(step)
+
+
+@dataclass
+class Delivery:
+    """Performs operations against one run; results of registrations are kept by record."""
+
+    client: MlflowClient
+    run_id: str
+    run_path: Path
+    registered: dict[int, str] = field(default_factory=dict)
+
+    def deliver(self, operation: Operation, uncertain: bool = False) -> list[Rejection]:
+        """Deliver, isolating records the server refuses; raises TransientDeliveryError.
+
+        `uncertain` says an earlier attempt may have reached the server: metrics then are
+        checked against the server's history so a replay stores no duplicate.
+        """
+        try:
+            self._perform(operation, uncertain)
+            return []
+        except TransientDeliveryError:
+            raise
+        except PermanentDeliveryError as error:
+            if len(operation.records) == 1:
+                seq, record = operation.records[0]
+                return [Rejection(seq, record, str(error))]
+            middle = len(operation.records) // 2
+            halves = (operation.records[:middle], operation.records[middle:])
+            return [r for half in halves for r in self.deliver(Operation(half), uncertain)]
+
+    def _perform(self, operation: Operation, uncertain: bool) -> None:
+        action: Callable[[], None] = {
+            "batch": lambda: self._log_batch(operation.records, uncertain),
+            "a": lambda: self._log_artifact(operation.records[0][1]),
+            "i": lambda: self._log_input(operation.records[0][1]),
+            "r": lambda: self._register(*operation.records[0]),
+            "e": lambda: self._terminate(operation.records[0][1]),
+        }[operation.kind]
+        try:
+            action()
+        except Exception as error:
+            message = error.message if isinstance(error, MlflowException) else str(error)
+            if is_transient(error):
+                raise TransientDeliveryError(message) from error
+            raise PermanentDeliveryError(message) from error
+
+    def _log_batch(self, records: list[tuple[int, Record]], uncertain: bool) -> None:
+        metrics = [
+            Metric(r["k"], float(r["v"]), r["ts"], r["s"]) for _, r in records if r["t"] == "m"
+        ]
+        # MLflow refuses a batch naming a param twice; a tag set twice keeps its last value.
+        params = {r["k"]: Param(r["k"], r["v"]) for _, r in records if r["t"] == "p"}
+        tags = {r["k"]: RunTag(r["k"], r["v"]) for _, r in records if r["t"] == "g"}
+        if uncertain and metrics:
+            metrics = self._not_on_server(metrics)
+        if metrics or params or tags:
+            self.client.log_batch(
+                self.run_id, metrics=metrics, params=list(params.values()), tags=list(tags.values())
+            )
+
+    def _not_on_server(self, metrics: list[Metric]) -> list[Metric]:
+        stored: set[tuple[str, str, int, int]] = set()
+        for key in {m.key for m in metrics}:
+            for point in self.client.get_metric_history(self.run_id, key):
+                stored.add(_identity(point.key, point.value, point.timestamp, point.step))
+        fresh = [m for m in metrics if _identity(m.key, m.value, m.timestamp, m.step) not in stored]
+        if len(fresh) < len(metrics):
+            logger.info("%d points were already on the server", len(metrics) - len(fresh))
+        return fresh
+
+    def _log_artifact(self, record: Record) -> None:
+        local = self.run_path / record["local"]
+        if not local.exists():
+            raise FileNotFoundError(f"kept artifact {local} is missing")
+        if local.is_dir():
+            self.client.log_artifacts(self.run_id, str(local), record.get("path"))
+        else:
+            self.client.log_artifact(self.run_id, str(local), record.get("path"))
+
+    def _log_input(self, record: Record) -> None:
+        dataset = Dataset(**record["dataset"])
+        tags = [InputTag(key, value) for key, value in record.get("tags", {}).items()]
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
+
+    def _register(self, seq: int, record: Record) -> None:
+        from tracking_demo.registry import register_once
+
+        version = register_once(
+            self.client,
+            f"runs:/{self.run_id}/{record['model_path']}",
+            record["name"],
+            record["tags"],
+        )
+        self.registered[seq] = str(version.version)
+
+    def _terminate(self, record: Record) -> None:
+        self.client.set_terminated(self.run_id, record["status"], record["end_ms"])
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with jitter, so many clients do not retry in lockstep."""
+
+    initial_s: float = 0.25
+    cap_s: float = 4.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap_s, self.initial_s * 2**self.attempt)
+        self.attempt += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def dataset_record(dataset: Dataset, tags: dict[str, str]) -> Record:
+    """An `mlflow.data` dataset as a log record (its entity fields, JSON-safe)."""
+    fields = {
+        "name": dataset.name,
+        "digest": dataset.digest,
+        "source_type": dataset.source_type,
+        "source": dataset.source,
+        "schema": dataset.schema,
+        "profile": dataset.profile,
+    }
+    return {"t": "i", "dataset": fields, "tags": dict(tags)}

@@ -1,0 +1,220 @@
+"""The write-ahead log of one run: what was logged, in order, durable before it is sent.
+
+A run's folder holds `run.json` (where the run lives), `wal.log` (one record per line:
+`SEQ<TAB>CRC32<TAB>JSON`, the checksum covering `SEQ<TAB>JSON`), `acked` (the highest sequence
+number the tracking server acknowledged), `artifacts/` (files waiting to be uploaded) and `lock`
+(held by the process writing the run, so `sync` never races a live writer). Lines are
+human-readable on purpose: after an incident, `tail wal.log` shows what was kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tracking_demo.errors import TrackingDemoError
+
+WAL_FILE = "wal.log"
+ACKED_FILE = "acked"
+META_FILE = "run.json"
+LOCK_FILE = "lock"
+ARTIFACTS_DIR = "artifacts"
+DONE_FILE = "done"
+
+Record = dict[str, Any]
+
+
+class WalError(TrackingDemoError):
+    """A run folder is missing, unreadable, or in use by a live process."""
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    """Where the logged records belong; written once when the run starts."""
+
+    run_id: str
+    tracking_uri: str
+    experiment_id: str
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+@dataclass(frozen=True)
+class WalContents:
+    """Every intact record, in order, and what was skipped after the first damaged one."""
+
+    records: list[tuple[int, Record]]
+    problem: str | None = None
+    skipped_bytes: int = 0
+
+
+def encode(seq: int, record: Record) -> str:
+    """One line; NaN and infinities stay as JSON's NaN/Infinity tokens, which Python reads back."""
+    payload = json.dumps(record, separators=(",", ":"))
+    crc = zlib.crc32(f"{seq}\t{payload}".encode())
+    return f"{seq}\t{crc:08x}\t{payload}\n"
+
+
+def _decode(line: bytes) -> tuple[int, Record]:
+    seq_text, crc_text, payload = line.rstrip(b"\n").split(b"\t", 2)
+    if zlib.crc32(seq_text + b"\t" + payload) != int(crc_text, 16):
+        raise ValueError("checksum mismatch")
+    return int(seq_text), json.loads(payload)
+
+
+def read_wal(path: Path) -> WalContents:
+    """Records up to the first damaged one; a torn or corrupt tail is reported, never replayed."""
+    data = path.read_bytes() if path.exists() else b""
+    records: list[tuple[int, Record]] = []
+    offset = 0
+    while offset < len(data):
+        end = data.find(b"\n", offset)
+        if end < 0:
+            return WalContents(
+                records,
+                f"{path}: record after sequence {_last_seq(records)} is truncated "
+                f"(no end of line, {len(data) - offset} bytes)",
+                len(data) - offset,
+            )
+        try:
+            seq, record = _decode(data[offset : end + 1])
+        except (ValueError, json.JSONDecodeError) as error:
+            return WalContents(
+                records,
+                f"{path}: record after sequence {_last_seq(records)} at byte {offset} is "
+                f"damaged ({error}); {len(data) - offset} bytes from there were not replayed",
+                len(data) - offset,
+            )
+        if seq != _last_seq(records) + 1:
+            return WalContents(
+                records,
+                f"{path}: sequence jumps from {_last_seq(records)} to {seq} at byte {offset}; "
+                f"{len(data) - offset} bytes from there were not replayed",
+                len(data) - offset,
+            )
+        records.append((seq, record))
+        offset = end + 1
+    return WalContents(records)
+
+
+def _last_seq(records: Sequence[tuple[int, Record]]) -> int:
+    return records[-1][0] if records else 0
+
+
+class WalFile:
+    """Append-only writer; `append` returns once the lines are fsync'd."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: TextIO = path.open("a", encoding="utf-8")
+
+    def append(self, records: Iterable[tuple[int, Record]]) -> None:
+        self._file.write("".join(encode(seq, record) for seq, record in records))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RunDir:
+    """The on-disk layout of one run's log; shared by the live logger and `sync`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def create(cls, root: Path, meta: RunMeta) -> RunDir:
+        run_dir = cls(root / meta.run_id)
+        (run_dir.path / ARTIFACTS_DIR).mkdir(parents=True, exist_ok=True)
+        _write_atomically(run_dir.path / META_FILE, json.dumps(asdict(meta), indent=2))
+        return run_dir
+
+    @property
+    def wal_path(self) -> Path:
+        return self.path / WAL_FILE
+
+    @property
+    def artifacts(self) -> Path:
+        return self.path / ARTIFACTS_DIR
+
+    @property
+    def is_done(self) -> bool:
+        return (self.path / DONE_FILE).exists()
+
+    def meta(self) -> RunMeta:
+        try:
+            return RunMeta(**json.loads((self.path / META_FILE).read_text()))
+        except FileNotFoundError as error:
+            raise WalError(f"{self.path} is not a run log folder (no {META_FILE})") from error
+        except (json.JSONDecodeError, TypeError) as error:
+            raise WalError(f"{self.path / META_FILE} is damaged: {error}") from error
+
+    def acked(self) -> int:
+        try:
+            return int((self.path / ACKED_FILE).read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def write_acked(self, seq: int) -> None:
+        """Atomic replace without fsync: losing it costs a re-send, which replay deduplicates."""
+        _write_atomically(self.path / ACKED_FILE, str(seq), durable=False)
+
+    def mark_done(self) -> None:
+        _write_atomically(self.path / DONE_FILE, str(int(time.time() * 1000)))
+
+    def lock(self) -> None:
+        """Claim the folder for this process; the OS drops the claim if the process dies."""
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            os.close(fd)
+            owner = self._owner()
+            raise WalError(
+                f"run log {self.path} is in use by a live process ({owner}); "
+                "wait for it to end or stop it first"
+            ) from error
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}@{socket.gethostname()}".encode())
+        self._lock_fd = fd
+
+    def _owner(self) -> str:
+        with contextlib.suppress(OSError):
+            return "pid " + (self.path / LOCK_FILE).read_text().strip()
+        return "unknown pid"
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _write_atomically(path: Path, text: str, durable: bool = True) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def pending_run_dirs(root: Path) -> list[RunDir]:
+    """Run folders under `root` whose records have not all reached the server."""
+    if not root.is_dir():
+        return []
+    found = [RunDir(p) for p in sorted(root.iterdir()) if (p / META_FILE).exists()]
+    return [run_dir for run_dir in found if not run_dir.is_done]

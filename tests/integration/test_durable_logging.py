@@ -1,0 +1,314 @@
+"""Tracking that loses nothing and never hangs, against real MLflow servers and real kills.
+
+Each test that breaks a server gets its own (a free loopback port, its own sqlite and artifact
+folder), so the shared session server stays healthy for the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow.sklearn
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
+from sklearn.datasets import make_moons
+from sklearn.linear_model import SGDClassifier
+from sklearn.metrics import accuracy_score, log_loss
+
+from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
+from tracking_demo.run_logger import LoggerOptions, TrackingRejectedError
+from tracking_demo.server import LocalServer, _group_alive, find_free_port
+from tracking_demo.sync import SKIPPED_TAG, sync_run
+from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
+from tracking_demo.wal import RunDir, RunMeta, WalFile, read_wal
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SUPPORT = Path(__file__).parent.parent / "support"
+
+
+class BreakableServer:
+    """A real local MLflow server that a test may kill, freeze, restart or stop."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.local = LocalServer(data_dir, port=find_free_port())
+        self.pid = self.local.start(timeout=120).pid
+
+    @property
+    def uri(self) -> str:
+        return self.local.uri
+
+    def kill(self) -> None:
+        """SIGKILL to the whole process group, as a crash or an OOM kill would do."""
+        os.killpg(self.pid, signal.SIGKILL)
+        self.local.stop(timeout=10)
+
+    def restart(self) -> None:
+        self.pid = self.local.start(timeout=120).pid
+
+    def freeze(self) -> None:
+        """Stopped processes still accept TCP connections (the kernel does) but never answer."""
+        os.killpg(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        if _group_alive(self.pid):
+            os.killpg(self.pid, signal.SIGCONT)
+        self.local.stop(timeout=20)
+        assert not _group_alive(self.pid)
+
+
+@pytest.fixture
+def breakable(tmp_path: Path) -> Iterator[BreakableServer]:
+    server = BreakableServer(tmp_path / "server")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _session(uri: str, flush_timeout_s: float = 30.0, request_timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
+    return TrackingSession(
+        TrackingSettings(uri=uri, experiment="durable", request_timeout_s=request_timeout_s),
+        logger_options=LoggerOptions(fsync_interval_s=0.2, flush_timeout_s=flush_timeout_s),
+    )
+
+
+def _epochs(session: TrackingSession, epochs: int, pause_s: float) -> list[float]:
+    """A real training loop: SGD on two moons, loss and accuracy logged per epoch."""
+    x, y = make_moons(400, noise=0.2, random_state=0)
+    model = SGDClassifier(loss="log_loss", random_state=0)
+    call_costs = []
+    for epoch in range(epochs):
+        model.partial_fit(x, y, classes=np.array([0, 1]))
+        metrics = {
+            "loss": log_loss(y, model.predict_proba(x)),
+            "accuracy": accuracy_score(y, model.predict(x)),
+        }
+        started = time.perf_counter()
+        session.log_metrics(metrics, step=epoch)
+        call_costs.append(time.perf_counter() - started)
+        time.sleep(pause_s)
+    return call_costs
+
+
+def _assert_each_step_once(client: MlflowClient, run_id: str, keys: list[str], steps: int) -> None:
+    for key in keys:
+        history = client.get_metric_history(run_id, key)
+        assert sorted(point.step for point in history) == list(range(steps)), key
+
+
+def test_server_killed_and_restarted_mid_run_loses_nothing(breakable: BreakableServer) -> None:
+    session = _session(breakable.uri)
+    epochs = 60
+
+    def outage() -> None:
+        time.sleep(0.5)
+        breakable.kill()
+        time.sleep(1.0)
+        breakable.restart()
+
+    chaos = threading.Thread(target=outage)
+    with session.run() as run:
+        chaos.start()
+        _epochs(session, epochs, pause_s=0.1)
+        chaos.join()
+    client = MlflowClient(breakable.uri)
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    _assert_each_step_once(client, run.run_id, ["loss", "accuracy"], epochs)
+
+
+def test_unanswering_listener_fails_startup_within_five_seconds() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(
+            TrackingUnavailableError, match=f"no MLflow tracking server answers at {uri}"
+        ):
+            _session(uri)
+        assert time.monotonic() - started < 5.0
+
+
+def test_frozen_server_mid_run_is_detected_and_points_kept(breakable: BreakableServer) -> None:
+    session = _session(breakable.uri, request_timeout_s=2.0)
+    epochs = 40
+    with session.run() as run:
+        _epochs(session, 5, pause_s=0.0)
+        assert session.run_logger.flush(10)
+        breakable.freeze()
+        costs = _epochs_from(session, 5, epochs, pause_s=0.1)
+        deadline = time.monotonic() + 10
+        while session.run_logger.last_problem is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        problem = session.run_logger.last_problem
+        breakable.thaw()
+    assert problem is not None and "timeout" in problem.lower()
+    assert max(costs) < 0.5, "a logging call waited on the frozen server"
+    client = MlflowClient(breakable.uri)
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    _assert_each_step_once(client, run.run_id, ["loss"], epochs)
+
+
+def _epochs_from(session: TrackingSession, start: int, stop: int, pause_s: float) -> list[float]:
+    costs = []
+    for step in range(start, stop):
+        began = time.perf_counter()
+        session.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+        costs.append(time.perf_counter() - began)
+        time.sleep(pause_s)
+    return costs
+
+
+def test_server_down_for_the_whole_run_then_sync_completes_it(
+    breakable: BreakableServer, tmp_path: Path
+) -> None:
+    session = _session(breakable.uri, flush_timeout_s=3.0)
+    x, y = make_moons(200, noise=0.2, random_state=1)
+    with (
+        pytest.raises(TrackingIncompleteError, match="tracking-demo sync") as raised,
+        session.run() as run,
+    ):
+        breakable.kill()
+        session.log_params({"loss": "log_loss", "epochs": 20})
+        costs = _epochs(session, 20, pause_s=0.0)
+        figure = Figure()
+        figure.subplots().plot([1, 2, 3])
+        session.log_figure(figure, "plots/curve.png")
+        model = SGDClassifier(loss="log_loss", random_state=0).fit(x, y)
+        model_uri = session.log_model_portably(
+            lambda path: mlflow.sklearn.save_model(model, path, pip_requirements=["scikit-learn"])
+        )
+        assert session.register_model(model_uri, "durable-model") is None
+        body_done = time.monotonic()
+    # the flush deadline (3 s) bounds the exit; the margin is for joining the writer thread
+    assert time.monotonic() - body_done < 3.0 + 5.0, "the flush deadline was not honoured"
+    assert max(costs) < 0.5
+    run_dir = session.settings.wal_root / run.run_id
+    assert str(run_dir) in str(raised.value)
+    assert run_dir.is_dir()
+
+    breakable.restart()
+    report = sync_run(run_dir)
+    assert report.status == "FINISHED"
+    assert report.registered == {"durable-model": "1"}
+    assert not run_dir.exists()
+    client = MlflowClient(breakable.uri)
+    finished = client.get_run(run.run_id)
+    assert finished.data.params == {"loss": "log_loss", "epochs": "20"}
+    _assert_each_step_once(client, run.run_id, ["loss", "accuracy"], 20)
+    assert {a.path for a in client.list_artifacts(run.run_id, "plots")} == {"plots/curve.png"}
+    reloaded = mlflow.sklearn.load_model("models:/durable-model/1")
+    assert (reloaded.predict(x) == model.predict(x)).all()
+
+
+def test_sigkill_of_training_process_then_sync(mlflow_server, tmp_path: Path) -> None:
+    env = {**os.environ, "TRACKING_DEMO_RUNS_DIR": str(tmp_path / "runs")}
+    process = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "log_until_killed.py"), mlflow_server.uri, "sigkill"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    _, run_id, run_path = process.stdout.readline().split()
+    for line in process.stdout:
+        if line.startswith("STEP") and int(line.split()[1]) >= 60:
+            break
+    process.kill()
+    process.wait(timeout=10)
+    durable = read_wal(Path(run_path) / "wal.log")
+    logged_steps = {r["s"] for _, r in durable.records if r["t"] == "m" and r["k"] == "loss"}
+    assert len(logged_steps) >= 40, "fsync'd records should cover all but the last 0.2 s"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tracking_demo", "sync", "--all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"run {run_id}:" in result.stdout
+    client = MlflowClient(mlflow_server.uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert "ended without closing the run" in run.data.tags[ERROR_TAG]
+    history = client.get_metric_history(run_id, "loss")
+    assert sorted(p.step for p in history) == sorted(logged_steps)
+    assert run.data.params == {"lr": "0.1", "epochs": "forever"}
+
+
+def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> None:
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.create_experiment("corrupt-tail")
+    run_id = client.create_run(experiment_id).info.run_id
+    run_dir = RunDir.create(tmp_path, RunMeta(run_id, mlflow_server.uri, experiment_id))
+    wal = WalFile(run_dir.wal_path)
+    wal.append(
+        (i + 1, {"t": "m", "k": "loss", "v": 1 / (i + 1), "ts": 1000 + i, "s": i})
+        for i in range(10)
+    )
+    wal.close()
+    with run_dir.wal_path.open("ab") as handle:  # power loss in the middle of a write
+        handle.write(b'11\t0badc0de\t{"t":"m","k":"loss","v":0.0')
+    report = sync_run(run_dir.path)
+    assert report.replayed == 10
+    assert report.skipped is not None and "truncated" in report.skipped
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED"
+    assert "truncated" in run.data.tags[SKIPPED_TAG]
+    assert [p.step for p in client.get_metric_history(run_id, "loss")] == list(range(10))
+
+
+def test_replay_stores_no_duplicates(mlflow_server, tmp_path: Path) -> None:
+    from tracking_demo.delivery import Delivery, plan
+
+    client = MlflowClient(mlflow_server.uri)
+    run_id = client.create_run(client.create_experiment("replay")).info.run_id
+    records = [
+        (i + 1, {"t": "m", "k": "x", "v": float(i % 3), "ts": 5000, "s": i}) for i in range(50)
+    ]
+    records.append((51, {"t": "m", "k": "x", "v": float("nan"), "ts": 5001, "s": 50}))
+    delivery = Delivery(client, run_id, tmp_path)
+    for uncertain in (False, True, True):
+        for operation in plan(records):
+            assert delivery.deliver(operation, uncertain) == []
+    history = client.get_metric_history(run_id, "x")
+    assert len(history) == 51
+    assert sorted(p.step for p in history) == list(range(51))
+
+
+def test_param_changed_on_the_server_fails_clearly_and_keeps_the_rest(mlflow_server) -> None:
+    session = _session(mlflow_server.uri)
+    with pytest.raises(TrackingRejectedError, match="param 'lr'"), session.run() as run:
+        session.client.log_param(run.run_id, "lr", "0.1")
+        session.log_params({"lr": 0.2, "batch_size": 32})
+        session.log_metrics({"loss": 0.5}, step=0)
+        session.run_logger.flush(10)
+    finished = session.client.get_run(run.run_id)
+    assert finished.info.status == "FAILED"
+    assert finished.data.params == {"lr": "0.1", "batch_size": "32"}
+    assert finished.data.metrics == {"loss": 0.5}
+    assert "TrackingRejectedError" in finished.data.tags[ERROR_TAG]
+
+
+def test_changing_a_param_is_refused_at_once_without_the_network(mlflow_server) -> None:
+    from tracking_demo.errors import ConfigError
+
+    session = _session(mlflow_server.uri)
+    with pytest.raises(ConfigError, match="param 'lr' was already logged as '0.1'"), session.run():
+        session.log_params({"lr": 0.1})
+        session.log_params({"lr": 0.2})

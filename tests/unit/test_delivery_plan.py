@@ -1,0 +1,84 @@
+"""Batching within MLflow's limits, and which failures are worth retrying."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
+
+from tracking_demo.delivery import Backoff, is_transient, plan
+
+
+def _metrics(n: int, start: int = 1) -> list:  # type: ignore[type-arg]
+    return [(start + i, {"t": "m", "k": "loss", "v": 0.1, "ts": 1, "s": i}) for i in range(n)]
+
+
+def test_metrics_split_at_1000() -> None:
+    operations = plan(_metrics(2500))
+    assert [len(op.records) for op in operations] == [1000, 1000, 500]
+    assert [op.last_seq for op in operations] == [1000, 2000, 2500]
+
+
+def test_params_and_tags_split_at_100_and_share_batches_with_metrics() -> None:
+    records = [(i + 1, {"t": "p", "k": f"p{i}", "v": "1"}) for i in range(150)]
+    records += [(151 + i, {"t": "g", "k": f"g{i}", "v": "x"}) for i in range(30)]
+    operations = plan(records)
+    kinds = [[r["t"] for _, r in op.records] for op in operations]
+    assert [k.count("p") for k in kinds] == [100, 50]
+    assert [k.count("g") for k in kinds] == [0, 30]
+
+
+def test_request_size_stays_under_one_megabyte() -> None:
+    records = [(i + 1, {"t": "p", "k": f"param{i}", "v": "x" * 6000}) for i in range(100)]
+    records += [(101 + i, {"t": "g", "k": f"tag{i}", "v": "x" * 7900}) for i in range(100)]
+    operations = plan(records)
+    assert len(operations) > 1
+    for op in operations:
+        assert sum(len(r["v"]) + len(r["k"]) for _, r in op.records) < 1_000_000
+
+
+def test_other_records_keep_their_place_in_order() -> None:
+    records = [
+        *_metrics(3),
+        (4, {"t": "a", "local": "artifacts/1/x.png", "path": None}),
+        *_metrics(2, start=5),
+        (7, {"t": "e", "status": "FINISHED", "end_ms": 1}),
+    ]
+    assert [op.kind for op in plan(records)] == ["batch", "a", "batch", "e"]
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (MlflowException("bad param", INVALID_PARAMETER_VALUE), False),
+        (MlflowException("busy", TEMPORARILY_UNAVAILABLE), True),
+        (MlflowException("API request failed with exception ..."), True),
+        (FileNotFoundError("kept artifact missing"), False),
+        (requests.ConnectionError("refused"), True),
+        (requests.ReadTimeout("no answer"), True),
+    ],
+    ids=["400", "503", "wrapped-connection-error", "local-file", "refused", "timeout"],
+)
+def test_transient_or_permanent(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_wrapped_connection_error_is_transient() -> None:
+    try:
+        try:
+            raise requests.ConnectionError("refused")
+        except requests.ConnectionError:
+            raise MlflowException("API request to x failed", INVALID_PARAMETER_VALUE) from None
+    except MlflowException as wrapped:
+        wrapped.__context__ = requests.ConnectionError("refused")
+        assert is_transient(wrapped)
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    backoff = Backoff(initial_s=0.25, cap_s=4.0)
+    delays = [backoff.next_delay() for _ in range(12)]
+    assert all(0 < d <= 4.0 for d in delays)
+    assert max(delays[-4:]) >= 2.0
+    backoff.reset()
+    assert backoff.next_delay() <= 0.25
