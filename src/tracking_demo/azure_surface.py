@@ -15,6 +15,8 @@ from typing import Any
 
 from mlflow.server.fastapi_app import app as mlflow_app
 
+from tracking_demo.server_app import tune_sqlite_connections
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -53,4 +55,5 @@ class AzureSurfaceApp:
         await self.inner(scope, receive, send)
 
 
+tune_sqlite_connections()
 app = AzureSurfaceApp(mlflow_app)

@@ -124,7 +124,11 @@ def plan(records: Iterable[tuple[int, Record]]) -> list[Operation]:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Refused, reset, timed out, 408/429/5xx: transient. Other 4xx and local errors: permanent."""
+    """Only a refusal is permanent: a 4xx answer (not 408/429), or a kept file that is gone.
+
+    Refused, reset, timed out, 408/429/5xx, and anything unexpected (a race inside a library,
+    say) are retried: retrying costs delay, dropping records would cost data.
+    """
     seen: set[int] = set()
     link: BaseException | None = error
     while link is not None and id(link) not in seen:
@@ -135,7 +139,7 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, MlflowException):
         status = error.get_http_status_code()
         return status in _TRANSIENT_STATUS or status >= 500
-    return False
+    return not isinstance(error, FileNotFoundError)
 
 
 def _identity(key: str, value: float, timestamp: int, step: int) -> tuple[str, str, int, int]:

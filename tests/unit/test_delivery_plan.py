@@ -57,8 +57,9 @@ def test_other_records_keep_their_place_in_order() -> None:
         (FileNotFoundError("kept artifact missing"), False),
         (requests.ConnectionError("refused"), True),
         (requests.ReadTimeout("no answer"), True),
+        (KeyError("_MLFLOW_TELEMETRY_SESSION_ID"), True),
     ],
-    ids=["400", "503", "wrapped-connection-error", "local-file", "refused", "timeout"],
+    ids=["400", "503", "wrapped-connection-error", "local-file", "refused", "timeout", "race"],
 )
 def test_transient_or_permanent(error: BaseException, transient: bool) -> None:
     assert is_transient(error) is transient
