@@ -261,6 +261,29 @@ class Backoff:
         self.attempt = 0
 
 
+def deliver_with_retry(
+    delivery: Delivery,
+    operation: Operation,
+    wait: Callable[[float], bool],
+    on_retry: Callable[[TransientDeliveryError, float], None],
+    uncertain: bool = False,
+) -> list[Rejection] | None:
+    """Deliver, retrying transient failures with backoff; None when `wait(delay)` gives up.
+
+    Every retry is uncertain: the failed attempt may have reached the server.
+    """
+    backoff = Backoff()
+    while True:
+        try:
+            return delivery.deliver(operation, uncertain)
+        except TransientDeliveryError as error:
+            uncertain = True
+            delay = backoff.next_delay()
+            on_retry(error, delay)
+            if not wait(delay):
+                return None
+
+
 def dataset_record(dataset: Dataset, tags: dict[str, str]) -> Record:
     """An `mlflow.data` dataset as a log record (its entity fields, JSON-safe)."""
     fields = {

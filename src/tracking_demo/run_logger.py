@@ -32,14 +32,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from tracking_demo.delivery import (
-    Backoff,
-    Delivery,
-    Operation,
-    Rejection,
-    TransientDeliveryError,
-    plan,
-)
+from tracking_demo.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
 from tracking_demo.errors import ConfigError, TrackingDemoError
 from tracking_demo.wal import Record, RunDir, RunMeta, WalFile
 
@@ -265,7 +258,6 @@ class RunLogger:
                 return
 
     def _send_loop(self) -> None:
-        backoff = Backoff()
         while not self._abandoned.is_set():
             with self._progress:
                 while not self._durable:
@@ -276,34 +268,30 @@ class RunLogger:
                         return
                 batch, self._durable = self._durable, []
             for operation in plan(batch):
-                if not self._deliver(operation, backoff):
+                if not self._deliver(operation):
                     return
 
-    def _deliver(self, operation: Operation, backoff: Backoff) -> bool:
-        uncertain = False
-        while True:
-            try:
-                rejected = self._delivery.deliver(operation, uncertain)
-            except TransientDeliveryError as error:
-                uncertain = True
-                delay = backoff.next_delay()
-                self._report_problem(f"{type(error).__name__}: {error}", delay)
-                if self._abandoned.wait(delay):
-                    return False
-                continue
-            except Exception as error:  # a bug here must surface, not loop or kill the thread
-                logger.exception(
-                    "could not deliver records %d..%d", operation.records[0][0], operation.last_seq
-                )
-                rejected = [
-                    Rejection(seq, rec, f"internal error: {error!r}")
-                    for seq, rec in operation.records
-                ]
-            if self._abandoned.is_set():
-                return False
-            backoff.reset()
-            self._accept(operation, rejected)
-            return True
+    def _deliver(self, operation: Operation) -> bool:
+        try:
+            rejected = deliver_with_retry(
+                self._delivery,
+                operation,
+                wait=lambda delay: not self._abandoned.wait(delay),
+                on_retry=lambda error, delay: self._report_problem(
+                    f"{type(error).__name__}: {error}", delay
+                ),
+            )
+        except Exception as error:  # a bug here must surface, not loop or kill the thread
+            logger.exception(
+                "could not deliver records %d..%d", operation.records[0][0], operation.last_seq
+            )
+            rejected = [
+                Rejection(seq, rec, f"internal error: {error!r}") for seq, rec in operation.records
+            ]
+        if rejected is None or self._abandoned.is_set():
+            return False
+        self._accept(operation, rejected)
+        return True
 
     def _accept(self, operation: Operation, rejected: list[Rejection]) -> None:
         if rejected:

@@ -19,11 +19,11 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.delivery import (
-    Backoff,
     Delivery,
     Operation,
     Rejection,
     TransientDeliveryError,
+    deliver_with_retry,
     plan,
 )
 from tracking_demo.errors import TrackingIncompleteError
@@ -116,17 +116,24 @@ def _killed_records(pid: int, host: str, count: int) -> list[tuple[int, Record]]
 def _deliver(
     delivery: Delivery, operation: Operation, deadline: float, uri: str
 ) -> list[Rejection]:
-    backoff = Backoff()
-    uncertain = True  # the live process may have sent it before dying
-    while True:
-        try:
-            return delivery.deliver(operation, uncertain)
-        except TransientDeliveryError as error:
-            delay = backoff.next_delay()
-            if time.monotonic() + delay > deadline:
-                raise TrackingIncompleteError(
-                    f"sync gave up: the tracking server at {uri} kept failing ({error}); "
-                    "everything not delivered is still kept, run sync again"
-                ) from error
-            logger.warning("tracking server unavailable (%s); retrying in %.1fs", error, delay)
-            time.sleep(delay)
+    """Retry until `deadline`; giving up keeps everything for the next sync."""
+    last: list[TransientDeliveryError] = []
+
+    def wait(delay: float) -> bool:
+        if time.monotonic() + delay > deadline:
+            return False
+        time.sleep(delay)
+        return True
+
+    def on_retry(error: TransientDeliveryError, delay: float) -> None:
+        last[:] = [error]
+        logger.warning("tracking server unavailable (%s); retrying in %.1fs", error, delay)
+
+    # uncertain from the start: the live process may have sent it before it ended
+    rejected = deliver_with_retry(delivery, operation, wait, on_retry, uncertain=True)
+    if rejected is None:
+        raise TrackingIncompleteError(
+            f"sync gave up: the tracking server at {uri} kept failing ({last[0]}); "
+            "everything not delivered is still kept, run sync again"
+        ) from last[0]
+    return rejected
