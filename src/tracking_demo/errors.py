@@ -9,6 +9,10 @@ class DataError(TrackingDemoError):
     """Input data is missing or malformed; the message names the file and the problem."""
 
 
+class DownloadError(DataError):
+    """A data set could not be fetched from any mirror; the message says what each one answered."""
+
+
 class ConfigError(TrackingDemoError):
     """An option, a grid or a configuration file is invalid."""
 
