@@ -129,7 +129,7 @@ def http_mirror(tmp_path: Path) -> Iterator[LoopbackMirror]:
     requested: list[str] = []
     handler = type("Handler", (_RecordingHandler,), {"requested": requested})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested)

@@ -125,3 +125,11 @@ def test_present_file_with_wrong_checksum_is_replaced(
 def test_no_mirror_at_all(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="cannot download data.bin, no mirror given"):
         fetch(REMOTE, tmp_path, [])
+
+
+def test_unwritable_folder_is_named(http_mirror: LoopbackMirror, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DownloadError, match=r"data folder '.*a-file/out' cannot be written"):
+        fetch(REMOTE, blocker / "out", [serve(http_mirror, "good")])
+    assert http_mirror.requested == []

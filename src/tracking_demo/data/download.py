@@ -122,6 +122,12 @@ def fetch(
         logger.warning("%s has an unexpected sha256; downloading it again", path)
     if not mirrors:
         raise DownloadError(f"{path}: cannot download {remote.name}, no mirror given")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DownloadError(
+            f"data folder '{out_dir}' cannot be written ({error.strerror or error})"
+        ) from error
     failures = []
     for mirror in mirrors:
         url = url_for(mirror, remote.name)

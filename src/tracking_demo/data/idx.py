@@ -97,13 +97,16 @@ def encode_idx(array: np.ndarray) -> bytes:
 
 def write_gzip(path: Path, payload: bytes) -> Path:
     """Write `payload` gzipped, reproducibly (no timestamp or name inside) and atomically."""
-    with (
-        atomic_write(path) as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=0
-        ) as stream,
-    ):
-        stream.write(payload)
+    try:
+        with (
+            atomic_write(path) as raw,
+            gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=0
+            ) as stream,
+        ):
+            stream.write(payload)
+    except OSError as error:
+        raise DataError(f"{path}: cannot be written ({error.strerror or error})") from error
     return path
 
 
