@@ -1,11 +1,14 @@
-"""Model registry: register from a run, list versions, resolve references, download."""
+"""Model registry: register from a run, list versions, pick the best, resolve refs, download."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -71,6 +74,79 @@ def list_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
         raise ConfigError(f"no registered model named '{name}'") from error
     versions = client.search_model_versions(f"name = '{name}'")
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+@dataclass(frozen=True)
+class ScoredVersion:
+    """A version with the value of the metric it was ranked by, and where that value came from."""
+
+    version: ModelVersion
+    value: float
+    source: Literal["version tag", "run metric"]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Versions best first; `unscored` lists the ones that do not carry the metric."""
+
+    metric: str
+    mode: Literal["max", "min"]
+    scored: list[ScoredVersion]
+    unscored: list[str]
+
+    @property
+    def best(self) -> ScoredVersion:
+        return self.scored[0]
+
+
+def _float_or_none(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def metric_of(client: MlflowClient, version: ModelVersion, metric: str) -> ScoredVersion | None:
+    """The version's own tag wins (it is what the task judged the model by, e.g. the restored
+    epoch's val_accuracy); otherwise the latest value of the metric on the version's run."""
+    from_tag = _float_or_none(version.tags.get(metric))
+    if from_tag is not None:
+        return ScoredVersion(version, from_tag, "version tag")
+    if not version.run_id:
+        return None
+    try:
+        run_metrics = client.get_run(version.run_id).data.metrics
+    except MlflowException:
+        return None
+    value = run_metrics.get(metric)
+    if value is None or math.isnan(value):
+        return None
+    return ScoredVersion(version, float(value), "run metric")
+
+
+def rank_versions(
+    client: MlflowClient, name: str, metric: str, mode: Literal["max", "min"] = "max"
+) -> Ranking:
+    """All versions of `name` that carry `metric`, best first; ties go to the newest version."""
+    scored: list[ScoredVersion] = []
+    unscored: list[str] = []
+    for version in list_versions(client, name):
+        found = metric_of(client, version, metric)
+        if found is None:
+            unscored.append(version.version)
+        else:
+            scored.append(found)
+    if not scored:
+        raise ConfigError(
+            f"no version of '{name}' has a '{metric}' tag or run metric "
+            f"(versions checked: {', '.join(unscored)})"
+        )
+    sign = -1.0 if mode == "max" else 1.0
+    scored.sort(key=lambda s: (sign * s.value, -int(s.version.version)))
+    return Ranking(metric, mode, scored, unscored)
 
 
 def download(ref: str, out_dir: Path) -> Path:

@@ -103,6 +103,11 @@ class MnistData:
     files: MnistFiles
 
 
+def scaled_pixels(images: np.ndarray) -> np.ndarray:
+    """N x 784 float32 in [0, 1]: the input every MNIST model here takes (and the scorer sends)."""
+    return (images.reshape(len(images), IMAGE_SIDE * IMAGE_SIDE) / 255.0).astype(np.float32)
+
+
 # --- reading ------------------------------------------------------------------------------
 
 

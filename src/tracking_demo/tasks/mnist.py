@@ -1,0 +1,376 @@
+"""MNIST: logistic regression, the deep CNN and LeNet, each inside one MLflow run.
+
+Every model takes the same input (784 pixels scaled to [0, 1], `data.mnist.scaled_pixels`), so
+one signature, one scoring script and one client serve all of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow.data
+import numpy as np
+from mlflow.models import infer_signature
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+from tracking_demo.data import mnist as mnist_data
+from tracking_demo.errors import ConfigError
+from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
+from tracking_demo.tracking import TrackingSession
+
+logger = logging.getLogger(__name__)
+
+LOGREG_TASK = "mnist-logreg"
+NETWORK_TASK = "mnist-cnn"
+# The tutorials' settings: the AmlCompute CNN trains 12 epochs of 128, LeNet 10 epochs of 10.
+NETWORK_DEFAULTS: dict[str, tuple[int, int]] = {"cnn": (128, 12), "lenet": (10, 10)}
+INPUT_EXAMPLE_ROWS = 2
+
+
+@dataclass(frozen=True)
+class MnistArrays:
+    """Scaled features and labels of each split, and the files they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    files: mnist_data.MnistFiles
+
+
+@dataclass(frozen=True)
+class LogregOptions:
+    data_dir: Path
+    max_iter: int = 1000
+    c: float = 1.0
+    seed: int = 42
+    register_as: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    data_dir: Path
+    architecture: str = "cnn"
+    batch_size: int | None = None  # None: the architecture's tutorial default
+    epochs: int | None = None
+    learning_rate: float = 1e-3
+    patience: int = 5
+    validation_fraction: float = 0.1
+    seed: int = 42
+    tensorboard: bool = True
+    verbose: int = 2
+    register_as: str | None = None
+
+    @property
+    def resolved_batch_size(self) -> int:
+        return self.batch_size or NETWORK_DEFAULTS[self.architecture][0]
+
+    @property
+    def resolved_epochs(self) -> int:
+        return self.epochs or NETWORK_DEFAULTS[self.architecture][1]
+
+
+@dataclass(frozen=True)
+class MnistResult:
+    run_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    history: dict[str, list[float]] = field(default_factory=dict)
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+
+def validate_network_options(options: NetworkOptions) -> None:
+    """Checked before a run exists: a typo must not leave a FAILED run behind."""
+    if options.architecture not in NETWORK_DEFAULTS:
+        raise ConfigError(
+            f"--arch '{options.architecture}' is not one of {', '.join(NETWORK_DEFAULTS)}"
+        )
+    if not 0.0 < options.validation_fraction < 0.5:
+        raise ConfigError(
+            f"--validation-split {options.validation_fraction} must be above 0 and below 0.5"
+        )
+    for name, value in (("batch size", options.batch_size), ("epochs", options.epochs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
+
+
+def load_arrays(data_dir: Path) -> MnistArrays:
+    data = mnist_data.load(data_dir)
+    return MnistArrays(
+        mnist_data.scaled_pixels(data.x_train),
+        data.y_train.astype(np.int64),
+        mnist_data.scaled_pixels(data.x_test),
+        data.y_test.astype(np.int64),
+        data.files,
+    )
+
+
+def _log_inputs(session: TrackingSession, arrays: MnistArrays) -> None:
+    splits = [
+        (arrays.x_train, arrays.y_train, arrays.files.train_images, "training"),
+        (arrays.x_test, arrays.y_test, arrays.files.test_images, "testing"),
+    ]
+    for features, targets, path, context in splits:
+        dataset = mlflow.data.from_numpy(
+            features, targets=targets, source=str(path.absolute()), name=f"mnist-{context}"
+        )
+        session.log_input(dataset, context=context)
+
+
+def _data_params(arrays: MnistArrays) -> dict[str, Any]:
+    return {
+        "n_train": len(arrays.x_train),
+        "n_test": len(arrays.x_test),
+        "data_dir": str(arrays.files.train_images.parent),
+    }
+
+
+def _registration_tags(kind: str, task: str, n_train: int, metrics: dict[str, float]) -> dict:
+    """What the MNIST tutorial tags (data, model) plus the kind and the deciding metrics."""
+    tags = {"data": "mnist", "model": "classification", "model_kind": kind, "task": task}
+    tags["n_train"] = str(n_train)
+    tags.update({name: f"{value:.6f}" for name, value in metrics.items()})
+    return tags
+
+
+def _register(
+    session: TrackingSession, model_uri: str, name: str | None, tags: dict[str, str]
+) -> str | None:
+    if not name:
+        return None
+    version = session.register_model(model_uri, name, tags=tags)
+    return str(version) if version is not None else None
+
+
+# --- logistic regression ------------------------------------------------------------------
+
+
+def fit_logreg(
+    x: np.ndarray, y: np.ndarray, max_iter: int, c: float, seed: int
+) -> tuple[LogisticRegression, bool]:
+    """The tutorial's multinomial logistic regression; also says whether lbfgs converged."""
+    model = LogisticRegression(max_iter=max_iter, C=c, random_state=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(x, y)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return model, converged
+
+
+def train_logreg(options: LogregOptions, session: TrackingSession) -> MnistResult:
+    """Scaled pixels into LogisticRegression; accuracy, confusion matrix, portable model."""
+    import mlflow.sklearn
+
+    if options.max_iter < 1 or options.c <= 0:
+        raise ConfigError("--max-iter must be at least 1 and --c above 0")
+    with session.run(tags={"tracking_demo.task": LOGREG_TASK}) as run:
+        arrays = load_arrays(options.data_dir)
+        _log_inputs(session, arrays)
+        session.log_params(
+            {
+                "model_kind": "logreg",
+                "max_iter": options.max_iter,
+                "C": options.c,
+                "seed": options.seed,
+                **_data_params(arrays),
+            }
+        )
+        started = time.perf_counter()
+        model, converged = fit_logreg(
+            arrays.x_train, arrays.y_train, options.max_iter, options.c, options.seed
+        )
+        training_time = time.perf_counter() - started
+        predicted = model.predict(arrays.x_test)
+        accuracy = float(accuracy_score(arrays.y_test, predicted))
+        metrics = {
+            "accuracy": accuracy,
+            "test_accuracy": accuracy,
+            "training_time_s": training_time,
+            "n_iter": float(model.n_iter_.max()),
+        }
+        session.log_metrics(metrics)
+        session.set_tags({"tracking_demo.converged": str(converged).lower()})
+        session.log_figure(
+            confusion_matrix_figure(
+                arrays.y_test, predicted, f"Logistic regression, accuracy {accuracy:.4f}"
+            ),
+            "confusion_matrix.png",
+        )
+        example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
+        signature = infer_signature(example, model.predict(example))
+        model_uri = session.log_model_portably(
+            lambda path: mlflow.sklearn.save_model(
+                model, str(path), signature=signature, input_example=example
+            )
+        )
+        version = _register(
+            session,
+            model_uri,
+            options.register_as,
+            _registration_tags(
+                "logreg", LOGREG_TASK, len(arrays.x_train), {"test_accuracy": accuracy}
+            ),
+        )
+        return MnistResult(run.run_id, model_uri, metrics, {}, options.register_as, version)
+
+
+# --- the Keras networks -------------------------------------------------------------------
+
+
+def split_validation(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validation comes out of the training files, stratified: the test set stays unseen.
+
+    (The tutorial validated on the test set, which makes early stopping pick on test data.)
+    """
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        x, y, test_size=fraction, random_state=seed, stratify=y
+    )
+    return x_fit, y_fit, x_val, y_val
+
+
+def _tensorboard_callback(log_dir: Path) -> Any | None:
+    """Keras writes TensorBoard events through TensorFlow's summary API; without it, skip."""
+    if not all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard")):
+        logger.warning("TensorBoard logs need tensorflow and tensorboard installed; skipping them")
+        return None
+    import keras
+
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=True, update_freq="epoch")
+
+
+def train_network(options: NetworkOptions, session: TrackingSession) -> MnistResult:
+    """The CNN or LeNet with per-epoch metrics, early stopping, TensorBoard and the model."""
+    validate_network_options(options)
+    import keras
+
+    from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
+    from tracking_demo.tasks.mnist_models import build
+
+    arch = options.architecture
+    with (
+        session.run(tags={"tracking_demo.task": NETWORK_TASK}) as run,
+        tempfile.TemporaryDirectory(prefix="tensorboard-") as tb_root,
+    ):
+        arrays = load_arrays(options.data_dir)
+        x_fit, y_fit, x_val, y_val = split_validation(
+            arrays.x_train, arrays.y_train, options.validation_fraction, options.seed
+        )
+        _log_inputs(session, arrays)
+        session.log_params(
+            {
+                "model_kind": arch,
+                "batch_size": options.resolved_batch_size,
+                "epochs": options.resolved_epochs,
+                "learning_rate": options.learning_rate,
+                "optimizer": "adam",
+                "early_stopping_monitor": "val_accuracy",
+                "early_stopping_patience": options.patience,
+                "restore_best_weights": True,
+                "validation_fraction": options.validation_fraction,
+                "n_validation": len(x_val),
+                "seed": options.seed,
+                "keras_backend": keras.backend.backend(),
+                **_data_params(arrays),
+            }
+        )
+        keras.utils.set_random_seed(options.seed)
+        model = build(arch, options.learning_rate)  # type: ignore[arg-type]
+        epoch_logger = EpochMetricsLogger(session.log_metrics)
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor="val_accuracy",
+            mode="max",
+            patience=options.patience,
+            restore_best_weights=True,
+        )
+        callbacks: list[Any] = [epoch_logger, early_stopping]
+        tb_dir = Path(tb_root) / "logs"
+        tensorboard = _tensorboard_callback(tb_dir) if options.tensorboard else None
+        if tensorboard is not None:
+            callbacks.append(tensorboard)
+
+        started = time.perf_counter()
+        model.fit(
+            x_fit,
+            y_fit,
+            batch_size=options.resolved_batch_size,
+            epochs=options.resolved_epochs,
+            validation_data=(x_val, y_val),
+            callbacks=callbacks,
+            verbose=options.verbose,
+        )
+        training_time = time.perf_counter() - started
+
+        history = epoch_logger.history
+        best_epoch = early_stopping.best_epoch + 1
+        probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
+        predicted = probabilities.argmax(axis=1)
+        test_accuracy = float(accuracy_score(arrays.y_test, predicted))
+        test_loss = _cross_entropy(arrays.y_test, probabilities)
+        metrics = {
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "best_val_accuracy": float(early_stopping.best),
+            "best_epoch": float(best_epoch),
+            "epochs_trained": float(len(history.get("loss", []))),
+            "training_time_s": training_time,
+        }
+        session.log_metrics(metrics)
+        session.log_figure(
+            training_curves_figure(history, ("loss", "accuracy"), best_epoch),
+            "training_curves.png",
+        )
+        session.log_figure(
+            confusion_matrix_figure(
+                arrays.y_test, predicted, f"{arch}, test accuracy {test_accuracy:.4f}"
+            ),
+            "confusion_matrix.png",
+        )
+        if tensorboard is not None and tb_dir.is_dir():
+            session.log_artifacts(tb_dir, "tensorboard")
+
+        example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
+        signature = infer_signature(example, probabilities[:INPUT_EXAMPLE_ROWS])
+        model_uri = session.log_model_portably(
+            lambda path: _save_keras_model(model, path, signature, example)
+        )
+        version = _register(
+            session,
+            model_uri,
+            options.register_as,
+            _registration_tags(
+                arch,
+                NETWORK_TASK,
+                len(x_fit),
+                {"test_accuracy": test_accuracy, "val_accuracy": float(early_stopping.best)},
+            ),
+        )
+        return MnistResult(
+            run.run_id, model_uri, metrics, dict(history), options.register_as, version
+        )
+
+
+def _cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true digit, clipped as Keras clips it."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
+
+
+def _save_keras_model(model: Any, path: Path, signature: Any, example: np.ndarray) -> None:
+    """`mlflow.keras.save_model` writes the input example before it creates the folder."""
+    import mlflow.keras
+
+    path.mkdir(parents=True)
+    mlflow.keras.save_model(model, str(path), signature=signature, input_example=example)
