@@ -13,7 +13,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow.data
 import numpy as np
@@ -27,6 +27,9 @@ from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
 from tracking_demo.tracking import TrackingSession
+
+if TYPE_CHECKING:
+    from tracking_demo.tasks.epoch_logging import LogMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -251,13 +254,66 @@ def _tensorboard_callback(log_dir: Path) -> Any | None:
     return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=True, update_freq="epoch")
 
 
-def train_network(options: NetworkOptions, session: TrackingSession) -> MnistResult:
-    """The CNN or LeNet with per-epoch metrics, early stopping, TensorBoard and the model."""
-    validate_network_options(options)
+@dataclass(frozen=True)
+class FittedNetwork:
+    """A trained network with the best epoch's weights, and what the epochs logged."""
+
+    model: Any
+    history: dict[str, list[float]]
+    best_epoch: int
+    best_val_accuracy: float
+    training_time_s: float
+    tensorboard_dir: Path | None
+
+
+def fit_network(
+    options: NetworkOptions,
+    fit: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    log_metrics: LogMetrics,
+    tensorboard_dir: Path,
+) -> FittedNetwork:
+    """Seeded build and fit; each epoch's metrics go to `log_metrics` as the epoch ends."""
     import keras
 
     from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
     from tracking_demo.tasks.mnist_models import build
+
+    keras.utils.set_random_seed(options.seed)
+    model = build(options.architecture, options.learning_rate)  # type: ignore[arg-type]
+    epoch_logger = EpochMetricsLogger(log_metrics)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", mode="max", patience=options.patience, restore_best_weights=True
+    )
+    callbacks: list[Any] = [epoch_logger, early_stopping]
+    tensorboard = _tensorboard_callback(tensorboard_dir) if options.tensorboard else None
+    if tensorboard is not None:
+        callbacks.append(tensorboard)
+    started = time.perf_counter()
+    model.fit(
+        *fit,
+        batch_size=options.resolved_batch_size,
+        epochs=options.resolved_epochs,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=options.verbose,
+    )
+    training_time = time.perf_counter() - started
+    wrote_tensorboard = tensorboard is not None and tensorboard_dir.is_dir()
+    return FittedNetwork(
+        model=model,
+        history=epoch_logger.history,
+        best_epoch=early_stopping.best_epoch + 1,
+        best_val_accuracy=float(early_stopping.best),
+        training_time_s=training_time,
+        tensorboard_dir=tensorboard_dir if wrote_tensorboard else None,
+    )
+
+
+def train_network(options: NetworkOptions, session: TrackingSession) -> MnistResult:
+    """The CNN or LeNet with per-epoch metrics, early stopping, TensorBoard and the model."""
+    validate_network_options(options)
+    import keras
 
     arch = options.architecture
     with (
@@ -286,35 +342,10 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
                 **_data_params(arrays),
             }
         )
-        keras.utils.set_random_seed(options.seed)
-        model = build(arch, options.learning_rate)  # type: ignore[arg-type]
-        epoch_logger = EpochMetricsLogger(session.log_metrics)
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy",
-            mode="max",
-            patience=options.patience,
-            restore_best_weights=True,
+        fitted = fit_network(
+            options, (x_fit, y_fit), (x_val, y_val), session.log_metrics, Path(tb_root) / "logs"
         )
-        callbacks: list[Any] = [epoch_logger, early_stopping]
-        tb_dir = Path(tb_root) / "logs"
-        tensorboard = _tensorboard_callback(tb_dir) if options.tensorboard else None
-        if tensorboard is not None:
-            callbacks.append(tensorboard)
-
-        started = time.perf_counter()
-        model.fit(
-            x_fit,
-            y_fit,
-            batch_size=options.resolved_batch_size,
-            epochs=options.resolved_epochs,
-            validation_data=(x_val, y_val),
-            callbacks=callbacks,
-            verbose=options.verbose,
-        )
-        training_time = time.perf_counter() - started
-
-        history = epoch_logger.history
-        best_epoch = early_stopping.best_epoch + 1
+        model, history, best_epoch = fitted.model, fitted.history, fitted.best_epoch
         probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
         predicted = probabilities.argmax(axis=1)
         test_accuracy = float(accuracy_score(arrays.y_test, predicted))
@@ -322,10 +353,10 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
         metrics = {
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
-            "best_val_accuracy": float(early_stopping.best),
+            "best_val_accuracy": fitted.best_val_accuracy,
             "best_epoch": float(best_epoch),
             "epochs_trained": float(len(history.get("loss", []))),
-            "training_time_s": training_time,
+            "training_time_s": fitted.training_time_s,
         }
         session.log_metrics(metrics)
         session.log_figure(
@@ -338,8 +369,8 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
             ),
             "confusion_matrix.png",
         )
-        if tensorboard is not None and tb_dir.is_dir():
-            session.log_artifacts(tb_dir, "tensorboard")
+        if fitted.tensorboard_dir is not None:
+            session.log_artifacts(fitted.tensorboard_dir, "tensorboard")
 
         example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
         signature = infer_signature(example, probabilities[:INPUT_EXAMPLE_ROWS])
@@ -353,8 +384,8 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
             _registration_tags(
                 arch,
                 NETWORK_TASK,
-                len(x_fit),
-                {"test_accuracy": test_accuracy, "val_accuracy": float(early_stopping.best)},
+                len(arrays.x_train),
+                {"test_accuracy": test_accuracy, "val_accuracy": fitted.best_val_accuracy},
             ),
         )
         return MnistResult(
