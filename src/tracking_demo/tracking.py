@@ -6,6 +6,7 @@ Azure SDK (the workspace lookup lives in `azure_workspace`, imported lazily).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -155,6 +156,19 @@ def check_reachable(uri: str) -> None:
         raise TrackingUnavailableError(
             f"no MLflow tracking server answers at {uri} ({type(error).__name__}){hint}"
         ) from error
+
+
+def local_file_source(path: Path) -> Any:
+    """An `mlflow.data` source for a local file, without MLflow's "ambiguous source" warning.
+
+    MLflow registers its local dataset source twice (for the "" and "file" schemes), so a path
+    or file:// URI given as a string matches both and it warns on every run; naming the source
+    type picks one.
+    """
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+
+    uri = json.dumps({"uri": path.absolute().as_uri()})
+    return get_dataset_source_from_json(uri, source_type="local")
 
 
 @dataclass(frozen=True)

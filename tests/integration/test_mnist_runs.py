@@ -7,6 +7,7 @@ Few epochs keep these quick; the accuracy targets of the default options are mea
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -87,8 +88,10 @@ def test_logreg_run_params_metrics_and_figure(mlflow_server, logreg_run: MnistRe
     assert run.data.metrics["training_time_s"] > 0
     names = {a.path for a in client.list_artifacts(logreg_run.run_id)}
     assert {"confusion_matrix.png", "model"} <= names
-    contexts = {i.dataset.name for i in run.inputs.dataset_inputs}
-    assert contexts == {"mnist-training", "mnist-testing"}
+    sources = {i.dataset.name: json.loads(i.dataset.source) for i in run.inputs.dataset_inputs}
+    assert set(sources) == {"mnist-training", "mnist-testing"}
+    train_file = Path(run.data.params["data_dir"]) / "train-images-idx3-ubyte.gz"
+    assert sources["mnist-training"]["uri"] == train_file.absolute().as_uri()
 
 
 def test_every_mnist_model_takes_784_scaled_pixels(

@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
-from tracking_demo.tracking import TrackingSession
+from tracking_demo.tracking import TrackingSession, local_file_source
 
 if TYPE_CHECKING:
     from tracking_demo.tasks.epoch_logging import LogMetrics
@@ -126,7 +126,7 @@ def _log_inputs(session: TrackingSession, arrays: MnistArrays) -> None:
     ]
     for features, targets, path, context in splits:
         dataset = mlflow.data.from_numpy(
-            features, targets=targets, source=str(path.absolute()), name=f"mnist-{context}"
+            features, targets=targets, source=local_file_source(path), name=f"mnist-{context}"
         )
         session.log_input(dataset, context=context)
 

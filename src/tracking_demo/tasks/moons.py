@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV
 
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
-from tracking_demo.tracking import TrackingSession
+from tracking_demo.tracking import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,10 @@ def _log_inputs(data: moons_data.MoonsData, session: TrackingSession) -> None:
         (data.test, data.test_path, "testing"),
     ):
         dataset = mlflow.data.from_pandas(
-            frame, source=str(path.absolute()), targets=moons_data.LABEL, name=f"moons-{context}"
+            frame,
+            source=local_file_source(path),
+            targets=moons_data.LABEL,
+            name=f"moons-{context}",
         )
         session.log_input(dataset, context=context)
 
