@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 VARIANTS = ("per-call", "async", "async-buffered", "log-batch", "project")
 # One request per point: 20k would take minutes, so these two log a sample and report its rate.
@@ -79,12 +80,10 @@ def _measure(variant: str, uri: str, points: int) -> dict[str, float]:
     }
 
 
-def _child(variant: str, uri: str, points: int) -> dict[str, float]:
-    env = dict(os.environ)
-    if variant == "async-buffered":
-        env["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] = "1"
+def json_child(script: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run `script ARGS` in a fresh Python with `env`; its last stdout line is a JSON result."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", variant, "--uri", uri, "--points", str(points)],
+        [sys.executable, script, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -92,6 +91,13 @@ def _child(variant: str, uri: str, points: int) -> dict[str, float]:
         timeout=1800,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _child(variant: str, uri: str, points: int) -> dict[str, float]:
+    env = dict(os.environ)
+    if variant == "async-buffered":
+        env["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] = "1"
+    return json_child(__file__, ["--child", variant, "--uri", uri, "--points", str(points)], env)
 
 
 def _outage(server, points: int, rate: float, down_s: float) -> dict[str, float]:  # type: ignore[no-untyped-def]

@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -98,15 +97,10 @@ def per_call(uri: str, epochs: int) -> dict[str, float | str]:
 
 
 def _per_call_child(uri: str, epochs: int) -> dict[str, float | str]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", "--uri", uri, "--per-call-epochs", str(epochs)],
-        env=USER_ENVIRONMENT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=1800,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from durable_logging import json_child
+
+    args = ["--child", "--uri", uri, "--per-call-epochs", str(epochs)]
+    return json_child(__file__, args, USER_ENVIRONMENT)
 
 
 def verify(uri: str, run_id: str, epochs: int) -> int:
