@@ -139,7 +139,9 @@ def _data_params(arrays: MnistArrays) -> dict[str, Any]:
     }
 
 
-def _registration_tags(kind: str, task: str, n_train: int, metrics: dict[str, float]) -> dict:
+def _registration_tags(
+    kind: str, task: str, n_train: int, metrics: dict[str, float]
+) -> dict[str, str]:
     """What the MNIST tutorial tags (data, model) plus the kind and the deciding metrics."""
     tags = {"data": "mnist", "model": "classification", "model_kind": kind, "task": task}
     tags["n_train"] = str(n_train)
