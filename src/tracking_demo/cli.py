@@ -283,6 +283,11 @@ def _print_moons_summary(result: Any, grid: dict[str, Any], session: Any) -> Non
     click.echo("Metrics:")
     click.echo(f"accuracy {result.accuracy:.4f}")
     click.echo(f"cv_best_score {result.cv_best_score:.4f}")
+    _print_run_links(result, session)
+
+
+def _print_run_links(result: Any, session: Any) -> None:
+    """Where to look: the run's page, the model URI and the registered version."""
     click.echo(f"Run: {session.run_url(result.run_id)}")
     click.echo(f"Model: {result.model_uri}")
     if result.registered_version:
@@ -425,10 +430,7 @@ def _print_result(result: Any, session: Any) -> None:
     click.echo("Metrics:")
     for name, value in result.metrics.items():
         click.echo(f"{name} {value:.4f}" if not float(value).is_integer() else f"{name} {value:g}")
-    click.echo(f"Run: {session.run_url(result.run_id)}")
-    click.echo(f"Model: {result.model_uri}")
-    if result.registered_version:
-        click.echo(f"Registered: {_registered_name(result)}")
+    _print_run_links(result, session)
 
 
 # --- models -------------------------------------------------------------------------------

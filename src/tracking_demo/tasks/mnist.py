@@ -20,7 +20,7 @@ import numpy as np
 from mlflow.models import infer_signature
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
 from tracking_demo.data import mnist as mnist_data
@@ -351,7 +351,7 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
         probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
         predicted = probabilities.argmax(axis=1)
         test_accuracy = float(accuracy_score(arrays.y_test, predicted))
-        test_loss = _cross_entropy(arrays.y_test, probabilities)
+        test_loss = float(log_loss(arrays.y_test, probabilities, labels=list(range(10))))
         metrics = {
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
@@ -393,12 +393,6 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> MnistRes
         return MnistResult(
             run.run_id, model_uri, metrics, dict(history), options.register_as, version
         )
-
-
-def _cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean negative log-likelihood of the true digit, clipped as Keras clips it."""
-    picked = probabilities[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())
 
 
 def _save_keras_model(model: Any, path: Path, signature: Any, example: np.ndarray) -> None:
