@@ -8,6 +8,6 @@ cd "$root"
 
 bash scripts/setup.sh
 .tools/poetry/bin/poetry check --lock
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks docker
+.venv/bin/ruff format --check src tests benchmarks docker
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,141 @@
+"""Run a training job inside the built image the way Azure ML runs one, and check its run.
+
+Azure ML starts a job container with MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME and the
+MLFLOW_RUN_ID of a run it created beforehand, and mounts the data. This script recreates that
+on this machine: a real local MLflow server on the host loopback, a pre-created run, the moons
+data mounted read-only, and `tracking-demo train moons` run by docker/run.sh (host network,
+the image's non-root user). It then asserts through MlflowClient what the job must leave
+behind: the same run FINISHED, its accuracy, the model artifact and the registered version.
+
+    .venv/bin/python docker/check_job.py --image localhost/tracking-demo:dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from tracking_demo.data.moons import MoonsSpec, write
+from tracking_demo.server import LocalServer, find_free_port
+
+EXPERIMENT = "image-job-check"
+MODEL_NAME = "moons-rf-image"
+DATA_MOUNT = "/data/moons"
+
+
+class CheckFailed(Exception):
+    """The job ran but did not leave what a job must leave in MLflow."""
+
+
+def run_in_image(runner: Path, image: str, options: list[str], command: list[str]) -> str:
+    """Run `command` in `image` via docker/run.sh; return its output, fail with its tail."""
+    result = subprocess.run(
+        ["bash", str(runner), image, *options, "--", *command],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-30:])
+        raise CheckFailed(f"{' '.join(command)} exited {result.returncode} in {image}:\n{tail}")
+    return output
+
+
+def check(image: str, runner: Path, workdir: Path) -> dict[str, object]:
+    data = workdir / "moons"
+    write(MoonsSpec(), data)
+    for path in (workdir, data):
+        path.chmod(0o755)  # the image's user is uid 1000, not the caller
+    for csv in data.iterdir():
+        csv.chmod(0o644)
+
+    version = run_in_image(runner, image, [], ["tracking-demo", "--version"]).strip()
+    server = LocalServer(workdir / "server", port=find_free_port())
+    server.start(timeout=120)
+    try:
+        client = MlflowClient(server.uri)
+        experiment_id = client.create_experiment(EXPERIMENT)
+        run_id = client.create_run(experiment_id, run_name="image-job").info.run_id
+        env = {
+            "MLFLOW_TRACKING_URI": server.uri,
+            "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+            "MLFLOW_RUN_ID": run_id,
+        }
+        options = ["--volume", f"{data}:{DATA_MOUNT}:ro"]
+        for name, value in env.items():
+            options += ["--env", f"{name}={value}"]
+        started = time.monotonic()
+        run_in_image(
+            runner,
+            image,
+            options,
+            ["tracking-demo", "train", "moons", "--data", DATA_MOUNT, "--register-as", MODEL_NAME],
+        )
+        job_seconds = time.monotonic() - started
+
+        run = client.get_run(run_id)
+        accuracy = run.data.metrics.get("accuracy")
+        artifacts = {item.path for item in client.list_artifacts(run_id, "model")}
+        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+        problems = []
+        if run.info.status != "FINISHED":
+            problems.append(f"run status is {run.info.status}, not FINISHED")
+        if accuracy is None or not 0.8 <= accuracy <= 1.0:
+            problems.append(f"accuracy {accuracy} is missing or below 0.8")
+        if "model/MLmodel" not in artifacts:
+            problems.append(f"no model/MLmodel among the run's artifacts {sorted(artifacts)}")
+        if [v.run_id for v in versions] != [run_id]:
+            problems.append(f"'{MODEL_NAME}' versions {versions} are not one version of this run")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        return {
+            "image": image,
+            "version": version,
+            "tracking_uri": server.uri,
+            "run_id": run_id,
+            "status": run.info.status,
+            "accuracy": accuracy,
+            "model": f"{MODEL_NAME}:{versions[0].version}",
+            "job_seconds": round(job_seconds, 1),
+        }
+    finally:
+        server.stop(timeout=20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default="localhost/tracking-demo:dev")
+    parser.add_argument(
+        "--runner",
+        type=Path,
+        default=Path("docker/run.sh"),
+        help="the script that runs a command in the image [default: docker/run.sh]",
+    )
+    args = parser.parse_args()
+    runner = args.runner.absolute()
+    if not runner.is_file():
+        print(f"check: {runner} not found (run from the repository root)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="image-job-") as tmp:
+        try:
+            summary = check(args.image, runner, Path(tmp))
+        except CheckFailed as error:
+            print(f"check: FAILED: {error}", file=sys.stderr)
+            return 1
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.umask(0o022)
+    sys.exit(main())
