@@ -28,11 +28,13 @@ RUN /opt/poetry/bin/poetry build --format wheel \
 
 FROM ${BASE_IMAGE} AS runtime
 # MPLCONFIGDIR in /tmp: matplotlib needs a writable cache dir even when a platform runs the
-# container under another uid than the image's user.
+# container under another uid than the image's user (Azure ML's derived images run as root).
+# The image has no git: GIT_PYTHON_REFRESH=quiet stops MLflow's git lookup warning per run.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MPLBACKEND=Agg \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    GIT_PYTHON_REFRESH=quiet
 RUN useradd --create-home --uid 1000 --user-group trainer
 COPY --from=builder /opt/venv /opt/venv
 USER 1000:1000
