@@ -43,6 +43,7 @@ if [ "$rebuild" -eq 1 ] || [ ! -s "$rootfs_tar" ]; then
   work=$(mktemp -d "$cache/rootfs.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   echo "base-image: debootstrap bookworm into $work/rootfs (a few minutes)" >&2
+  started=$(date +%s)
   # minbase: dpkg, apt and the required set only; the image needs no init system or docs.
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$work/rootfs" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >&2
@@ -52,6 +53,7 @@ if [ "$rebuild" -eq 1 ] || [ ! -s "$rootfs_tar" ]; then
     'import ensurepip, sys, venv; assert sys.version_info[:2] == (3, 11), sys.version'
   tar --numeric-owner -C "$work/rootfs" -cf "$rootfs_tar.part" .
   mv "$rootfs_tar.part" "$rootfs_tar"
+  echo "base-image: root file system made in $(( $(date +%s) - started ))s, cached in $rootfs_tar" >&2
 fi
 
 container=$(buildah from scratch)

@@ -9,7 +9,10 @@
 #   bash docker/build.sh                                   # localhost/tracking-demo:dev
 #   bash docker/build.sh --base python:3.11-slim-bookworm  # any base this machine can pull
 #   bash docker/build.sh --check                           # then run a training job in it
+#   bash docker/build.sh --gpu                             # localhost/tracking-demo:gpu
 #
+# --gpu builds the Dockerfile's GPU variant (VARIANT=gpu: TensorFlow's CUDA wheels, a few GB
+# more); it runs on a machine with an NVIDIA driver and the NVIDIA container runtime.
 # --check runs docker/check_job.py with the project's .venv (bash scripts/setup.sh first):
 # it starts a local MLflow server, runs `tracking-demo train moons` inside the image with the
 # environment Azure ML gives a job, and asserts the run through MlflowClient.
@@ -18,18 +21,24 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-tag=localhost/tracking-demo:dev
+tag=""
 base=""
+variant=cpu
 check=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) tag=$2; shift 2 ;;
     --base) base=$2; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --gpu) variant=gpu; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "build: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+
+if [ -z "$tag" ]; then
+  if [ "$variant" = gpu ]; then tag=localhost/tracking-demo:gpu; else tag=localhost/tracking-demo:dev; fi
+fi
 
 export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
 command -v buildah >/dev/null 2>&1 || {
@@ -41,13 +50,16 @@ if [ -z "${STORAGE_DRIVER:-}" ] && ! buildah info >/dev/null 2>&1; then
 fi
 [ -n "$base" ] || base=$(bash "$root/docker/base-image.sh")
 
-args=(--layers --file "$root/Dockerfile" --tag "$tag" --build-arg "BASE_IMAGE=$base")
+# --layers caches each step, so a rebuild after a source edit reuses the dependency layers;
+# --force-rm removes a failed step's container too, so failed builds leave nothing behind.
+args=(--layers --force-rm --file "$root/Dockerfile" --tag "$tag"
+  --build-arg "BASE_IMAGE=$base" --build-arg "VARIANT=$variant")
 ca_bundle=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 if [ -s "$ca_bundle" ]; then
   args+=(--volume "$ca_bundle:/etc/ssl/certs/ca-certificates.crt:ro")
 fi
 
-echo "build: $tag from $base" >&2
+echo "build: $tag ($variant) from $base" >&2
 start=$(date +%s)
 buildah bud "${args[@]}" "$root"
 seconds=$(( $(date +%s) - start ))

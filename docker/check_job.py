@@ -51,7 +51,9 @@ def run_in_image(runner: Path, image: str, options: list[str], command: list[str
     return output
 
 
-def check(image: str, runner: Path, workdir: Path) -> dict[str, object]:
+def check(image: str, runner: Path, workdir: Path, server: LocalServer) -> dict[str, object]:
+    """Run the moons job in `image` against the running `server`; raise CheckFailed if the
+    run it leaves is not FINISHED with its accuracy, model artifact and registered version."""
     data = workdir / "moons"
     write(MoonsSpec(), data)
     for path in (workdir, data):
@@ -60,56 +62,51 @@ def check(image: str, runner: Path, workdir: Path) -> dict[str, object]:
         csv.chmod(0o644)
 
     version = run_in_image(runner, image, [], ["tracking-demo", "--version"]).strip()
-    server = LocalServer(workdir / "server", port=find_free_port())
-    server.start(timeout=120)
-    try:
-        client = MlflowClient(server.uri)
-        experiment_id = client.create_experiment(EXPERIMENT)
-        run_id = client.create_run(experiment_id, run_name="image-job").info.run_id
-        env = {
-            "MLFLOW_TRACKING_URI": server.uri,
-            "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
-            "MLFLOW_RUN_ID": run_id,
-        }
-        options = ["--volume", f"{data}:{DATA_MOUNT}:ro"]
-        for name, value in env.items():
-            options += ["--env", f"{name}={value}"]
-        started = time.monotonic()
-        run_in_image(
-            runner,
-            image,
-            options,
-            ["tracking-demo", "train", "moons", "--data", DATA_MOUNT, "--register-as", MODEL_NAME],
-        )
-        job_seconds = time.monotonic() - started
+    client = MlflowClient(server.uri)
+    experiment_id = client.create_experiment(EXPERIMENT)
+    run_id = client.create_run(experiment_id, run_name="image-job").info.run_id
+    env = {
+        "MLFLOW_TRACKING_URI": server.uri,
+        "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+        "MLFLOW_RUN_ID": run_id,
+    }
+    options = ["--volume", f"{data}:{DATA_MOUNT}:ro"]
+    for name, value in env.items():
+        options += ["--env", f"{name}={value}"]
+    started = time.monotonic()
+    run_in_image(
+        runner,
+        image,
+        options,
+        ["tracking-demo", "train", "moons", "--data", DATA_MOUNT, "--register-as", MODEL_NAME],
+    )
+    job_seconds = time.monotonic() - started
 
-        run = client.get_run(run_id)
-        accuracy = run.data.metrics.get("accuracy")
-        artifacts = {item.path for item in client.list_artifacts(run_id, "model")}
-        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-        problems = []
-        if run.info.status != "FINISHED":
-            problems.append(f"run status is {run.info.status}, not FINISHED")
-        if accuracy is None or not 0.8 <= accuracy <= 1.0:
-            problems.append(f"accuracy {accuracy} is missing or below 0.8")
-        if "model/MLmodel" not in artifacts:
-            problems.append(f"no model/MLmodel among the run's artifacts {sorted(artifacts)}")
-        if [v.run_id for v in versions] != [run_id]:
-            problems.append(f"'{MODEL_NAME}' versions {versions} are not one version of this run")
-        if problems:
-            raise CheckFailed("; ".join(problems))
-        return {
-            "image": image,
-            "version": version,
-            "tracking_uri": server.uri,
-            "run_id": run_id,
-            "status": run.info.status,
-            "accuracy": accuracy,
-            "model": f"{MODEL_NAME}:{versions[0].version}",
-            "job_seconds": round(job_seconds, 1),
-        }
-    finally:
-        server.stop(timeout=20)
+    run = client.get_run(run_id)
+    accuracy = run.data.metrics.get("accuracy")
+    artifacts = {item.path for item in client.list_artifacts(run_id, "model")}
+    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
+    problems = []
+    if run.info.status != "FINISHED":
+        problems.append(f"run status is {run.info.status}, not FINISHED")
+    if accuracy is None or not 0.8 <= accuracy <= 1.0:
+        problems.append(f"accuracy {accuracy} is missing or below 0.8")
+    if "model/MLmodel" not in artifacts:
+        problems.append(f"no model/MLmodel among the run's artifacts {sorted(artifacts)}")
+    if [v.run_id for v in versions] != [run_id]:
+        problems.append(f"'{MODEL_NAME}' versions {versions} are not one version of this run")
+    if problems:
+        raise CheckFailed("; ".join(problems))
+    return {
+        "image": image,
+        "version": version,
+        "tracking_uri": server.uri,
+        "run_id": run_id,
+        "status": run.info.status,
+        "accuracy": accuracy,
+        "model": f"{MODEL_NAME}:{versions[0].version}",
+        "job_seconds": round(job_seconds, 1),
+    }
 
 
 def main() -> int:
@@ -127,11 +124,15 @@ def main() -> int:
         print(f"check: {runner} not found (run from the repository root)", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory(prefix="image-job-") as tmp:
+        server = LocalServer(Path(tmp) / "server", port=find_free_port())
+        server.start(timeout=120)
         try:
-            summary = check(args.image, runner, Path(tmp))
+            summary = check(args.image, runner, Path(tmp), server)
         except CheckFailed as error:
             print(f"check: FAILED: {error}", file=sys.stderr)
             return 1
+        finally:
+            server.stop(timeout=20)
     print(json.dumps(summary, indent=2))
     return 0
 

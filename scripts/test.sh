@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up, lint, lock check, then every test
-# (unit, integration against a real local MLflow server, slow CLI runs). Extra arguments
-# go to pytest, e.g. `bash scripts/test.sh -m "not slow"` while iterating.
+# (unit, integration against a real local MLflow server, slow CLI runs, and the `image` test
+# that builds the training image and runs a job in it: as root it installs buildah and
+# debootstrap when missing). Extra arguments go to pytest, e.g.
+# `bash scripts/test.sh -m "not slow and not image"` while iterating.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash scripts/setup.sh
+bash docker/install-tools.sh
 .tools/poetry/bin/poetry check --lock
 .venv/bin/ruff check src tests benchmarks docker
 .venv/bin/ruff format --check src tests benchmarks docker
