@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ SCHEMA_ENV = "AZURE_PIPELINES_SCHEMA"
 SCHEMA_DEFAULT = "../shared/schemas/azure-pipelines.schema.json"
 SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|credential|api[_-]?key|accountkey)")
 VARIABLE_REF = re.compile(r"^\$[\(\[{].*[\)\]}]$", re.DOTALL)
+KEY_LIKE = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,9 @@ def root(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture(scope="module")
 def pipeline(root: Path) -> dict[str, Any]:
-    return yaml.safe_load((root / "azure-pipelines.yml").read_text())
+    """The file as Azure Pipelines reads it: every scalar a string (`default: false` and
+    `timeoutInMinutes: 60` included), which is what its schema describes."""
+    return yaml.load((root / "azure-pipelines.yml").read_text(), Loader=yaml.BaseLoader)
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +126,18 @@ def test_test_stage_runs_the_readme_test_command_on_python_311(
     assert version in ("3.11", "$(pythonVersion)")
     assert version == "3.11" or _variables(pipeline)["pythonVersion"] == "3.11"
     command = _readme_test_command(root)
-    scripts = [s["script"] for s in steps if "script" in s]
-    assert any(script.startswith(command) for script in scripts), (command, scripts)
+    runs = [
+        s["script"]
+        for s in steps
+        if re.search(rf"(^|\s){re.escape(command)}(\s|$)", s.get("script", ""))
+    ]
+    assert len(runs) == 1, f"no step runs `{command}`"
+    # As root, as .ci/run does: the image test needs debootstrap and buildah's chroot.
+    assert runs[0].startswith('sudo env "PATH=$PATH" '), "the agent's Python 3.11 through sudo"
     published = [s for s in steps if s.get("task") == "PublishTestResults@2"]
     assert published and published[0]["inputs"]["testResultsFormat"] == "JUnit"
     assert published[0]["condition"] == "succeededOrFailed()", "failed runs publish too"
+    assert f"--junitxml={published[0]['inputs']['testResultsFiles']}" in runs[0].split()
 
 
 def test_ci_runs_the_same_command_as_the_readme(root: Path) -> None:
@@ -176,8 +188,107 @@ def _secret_like_values(node: Any, path: str = "") -> list[str]:
     return found
 
 
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    else:
+        yield str(node)
+
+
 def test_no_secrets_in_the_pipeline(root: Path, pipeline: dict[str, Any]) -> None:
     assert _secret_like_values(pipeline) == []
+    assert [s for s in _strings(pipeline) if KEY_LIKE.search(s)] == [], "looks like a key"
     text = (root / "azure-pipelines.yml").read_text()
-    for marker in ("AccountKey=", "-----BEGIN", "docker login", ".azurecr.io", "SharedAccessKey"):
+    for marker in ("AccountKey=", "-----BEGIN", "docker login", "SharedAccessKey", "--password"):
         assert marker not in text
+    # The registry is named once, as a variable: no image reference elsewhere hard-codes it.
+    assert text.count(".azurecr.io") == 1
+    assert _variables(pipeline)["registryLoginServer"].endswith(".azurecr.io")
+
+
+def _train_steps(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    return _steps(_stage(pipeline, "Train"))
+
+
+def _submit(pipeline: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The AzureCLI@2 step that runs jobs.submit, and the submit command's words."""
+    steps = [s for s in _train_steps(pipeline) if s.get("task") == "AzureCLI@2"]
+    assert len(steps) == 1, "one AzureCLI@2 step submits the job"
+    lines = [
+        line for line in steps[0]["inputs"]["inlineScript"].splitlines() if "jobs.submit" in line
+    ]
+    assert len(lines) == 1, "the inline script runs jobs.submit once"
+    return steps[0], shlex.split(lines[0])
+
+
+def _option(words: list[str], name: str) -> str:
+    assert name in words, f"jobs.submit has no {name}"
+    return words[words.index(name) + 1]
+
+
+def test_train_runs_only_on_main_when_the_parameter_asks(pipeline: dict[str, Any]) -> None:
+    assert pipeline["parameters"] == [
+        {
+            "name": "train",
+            "displayName": "Train on Azure ML with the pushed image (main only)",
+            "type": "boolean",
+            "default": "false",
+        }
+    ], "training costs money: off unless a queued run asks for it"
+    stage = _stage(pipeline, "Train")
+    assert stage["dependsOn"] == "BuildAndPush", "it trains on the image that stage pushed"
+    condition = " ".join(stage["condition"].split())
+    assert condition.startswith("and(succeeded(), ")
+    assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
+    assert "eq('${{ parameters.train }}', 'true')" in condition
+
+
+def test_train_submits_the_pushed_image_through_an_arm_service_connection(
+    pipeline: dict[str, Any],
+) -> None:
+    step, words = _submit(pipeline)
+    variables = _variables(pipeline)
+    connection = re.fullmatch(r"\$\((\w+)\)", step["inputs"]["azureSubscription"])
+    assert connection and connection.group(1) in variables, "a service connection variable"
+    assert step["inputs"]["scriptType"] == "bash"
+    assert words[:4] == [".venv/bin/python", "-m", "jobs.submit", "moons"]
+    assert _option(words, "--environment") == "image"
+    assert _option(words, "--auth") == "cli", "the login AzureCLI@2 makes, no secret"
+    assert "--wait" in words, "the stage waits and fails with the job"
+
+    push = next(
+        s["inputs"]
+        for s in _steps(_stage(pipeline, "BuildAndPush"))
+        if s.get("task") == "Docker@2" and s["inputs"]["command"] == "buildAndPush"
+    )
+    registry, _, tag = _option(words, "--image").rpartition(":")
+    assert registry == f"$(registryLoginServer)/{push['repository']}"
+    assert tag in push["tags"].split(), "a tag BuildAndPush pushed in this run"
+    assert tag == "$(Build.BuildId)", "this run's own image, not a moving tag"
+
+    referenced = set(re.findall(r"\$\((\w+)\)", " ".join(words)))
+    assert referenced <= set(variables), "every setting is a pipeline variable"
+
+    steps = _train_steps(pipeline)
+    setup = [i for i, s in enumerate(steps) if s.get("script") == "bash scripts/setup.sh"]
+    assert setup and setup[0] < steps.index(step), "the project is installed before submitting"
+
+
+def test_train_publishes_the_registered_models_name_and_version(
+    pipeline: dict[str, Any],
+) -> None:
+    step, words = _submit(pipeline)
+    model_info = _option(words, "--model-info-out")
+    steps = _train_steps(pipeline)
+    later = steps[steps.index(step) + 1 :]
+    checks = [s for s in later if model_info.rpartition("/")[0] in s.get("script", "")]
+    assert checks and "$(modelName)" in checks[0]["script"], "the JSON is checked before publishing"
+    assert _option(words, "--register-as") == "$(modelName)"
+    published = [s for s in later if s.get("task") == "PublishPipelineArtifact@1"]
+    assert len(published) == 1
+    assert published[0]["inputs"]["targetPath"] == model_info.rpartition("/")[0]
+    assert published[0]["inputs"]["artifact"]
