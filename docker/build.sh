@@ -63,7 +63,7 @@ echo "build: $tag ($variant) from $base" >&2
 start=$(date +%s)
 buildah bud "${args[@]}" "$root"
 seconds=$(( $(date +%s) - start ))
-echo "build: $tag built in ${seconds}s; image size $(buildah images --format '{{.Size}}' "$tag")" >&2
+echo "build: $tag built in ${seconds}s; image size $(buildah images --format '{{.Size}}' "$tag" | head -n 1)" >&2
 
 if [ "$check" -eq 1 ]; then
   python=${PYTHON:-$root/.venv/bin/python}
