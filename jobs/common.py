@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 import click
 from mlflow.exceptions import MlflowException
 
+from tracking_demo.azure_workspace import find_config, read_config
 from tracking_demo.errors import ConfigError, TrackingDemoError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SERVICE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
 AUTH_KINDS = ("auto", "interactive", "cli", "service-principal")
-CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
 REDACTED = "***"
 
 
@@ -118,37 +118,6 @@ def workspace_ref(
     return WorkspaceRef(
         workspace_config, subscription, resource_group, workspace_name, tenant, auth
     )
-
-
-def find_config(start: Path) -> Path | None:
-    """The config file `Workspace.from_config` would find: the same folders, the same order."""
-    start = start.resolve()
-    if start.is_file():
-        return start
-    for folder in (".azureml", "aml_config", None):
-        for name in ("config.json", "project.json"):
-            for parent in (start, *start.parents):
-                candidate = parent / folder / name if folder else parent / name
-                if candidate.is_file():
-                    return candidate
-    return None
-
-
-def read_config(path: Path) -> dict[str, str]:
-    """The workspace's subscription, resource group and name, each checked to be there."""
-    try:
-        content = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"workspace config '{path}' is not readable JSON: {error}") from error
-    if not isinstance(content, dict):
-        raise ConfigError(f"workspace config '{path}' must be a JSON object")
-    missing = [key for key in CONFIG_KEYS if not str(content.get(key) or "").strip()]
-    if missing:
-        raise ConfigError(
-            f"workspace config '{path}' lacks {', '.join(missing)} "
-            f"(expected the keys {', '.join(CONFIG_KEYS)}, as in the portal's config.json)"
-        )
-    return {key: str(content[key]) for key in CONFIG_KEYS}
 
 
 def resolve_workspace(ref: WorkspaceRef, cwd: Path | None = None) -> dict[str, str]:
