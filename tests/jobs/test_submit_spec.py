@@ -161,7 +161,10 @@ def test_private_registry_credentials_reach_the_spec_masked(root: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
-    registry = json.loads(result.stdout)["environment"]["docker"]["baseImageRegistry"]
+    spec = json.loads(result.stdout)
+    assert spec["environment"]["name"] == "tracking-demo-image-gpu"
+    assert spec["compute"] == "gpu-cluster"
+    registry = spec["environment"]["docker"]["baseImageRegistry"]
     assert registry == {
         "address": "registry.example.com:5000",
         "username": "puller",
