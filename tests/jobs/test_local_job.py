@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
+from jobs import download_model
 from jobs.submit import main
 from tracking_demo.server import LocalServer
 
@@ -56,7 +59,8 @@ def test_local_job_finishes_the_run_azure_would_create_and_registers_the_model(
     )
     assert code == 0, output
     result = json.loads(output[output.index("{\n") :])
-    client = MlflowClient(azure_surface_server.uri)
+    server_uri = azure_surface_server.uri
+    client = MlflowClient(server_uri)
     run = client.get_run(result["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.tags["tracking_demo.job"] == "local", "the pre-created run, not a new one"
@@ -75,6 +79,17 @@ def test_local_job_finishes_the_run_azure_would_create_and_registers_the_model(
         "--data",
     ]
     assert result["snapshot"]["within_limits"] is True
+
+    out = tmp_path / "downloaded"
+    download = CliRunner().invoke(
+        download_model.main,
+        [f"moons-local-job:{info['version']}", "--out", str(out), "--tracking-uri", server_uri],
+    )
+    assert download.exit_code == 0, download.output
+    model = mlflow.pyfunc.load_model(str(out))
+    test = pd.read_csv(moons_dir / "test.csv")
+    predictions = model.predict(test[["x1", "x2"]])
+    assert (predictions == test["label"]).mean() == pytest.approx(run.data.metrics["accuracy"])
 
 
 def test_a_failing_job_exits_non_zero_and_its_run_is_failed(
