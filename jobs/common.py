@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from mlflow.exceptions import MlflowException
 
 from tracking_demo.azure_workspace import find_config, read_config
 from tracking_demo.errors import ConfigError, TrackingDemoError
@@ -37,12 +36,10 @@ class JobsCommand(click.Command):
                 raise
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)
-        except MlflowException as error:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"tracking server error: {_first_line(error)}", err=True)
-            ctx.exit(1)
         except Exception as error:
+            if not ctx.params.get("debug") and type(error).__module__.startswith("mlflow"):
+                click.echo(f"tracking server error: {_first_line(error)}", err=True)
+                ctx.exit(1)
             if ctx.params.get("debug") or not _is_azure_error(error):
                 raise
             click.echo(f"Azure ML error: {_first_line(error)}", err=True)
@@ -146,6 +143,14 @@ def resolve_workspace(ref: WorkspaceRef, cwd: Path | None = None) -> dict[str, s
     identity.update({key: str(value) for key, value in explicit.items() if value})
     identity["config_file"] = str(found)
     return identity
+
+
+def workspace_or_reason(ref: WorkspaceRef) -> dict[str, Any]:
+    """A dry-run without config.json still shows its spec, and says what is missing."""
+    try:
+        return dict(resolve_workspace(ref))
+    except ConfigError as error:
+        return {"unresolved": str(error)}
 
 
 def auth_kind(ref: WorkspaceRef, environ: Mapping[str, str]) -> str:

@@ -25,8 +25,8 @@ from jobs.common import (
     describe_auth,
     load_workspace,
     print_spec,
-    resolve_workspace,
     workspace_options,
+    workspace_or_reason,
     workspace_ref,
 )
 from tracking_demo.errors import ConfigError, TrackingDemoError
@@ -162,10 +162,6 @@ def dry_run_spec(
     )
     config = script_run_config(request, environment, root, placeholder)
     taken = snapshot.take(root)
-    try:
-        workspace: dict[str, Any] = resolve_workspace(ref)
-    except ConfigError as error:
-        workspace = {"unresolved": str(error)}
     notes = [
         "The dataset argument is a placeholder: a DatasetConsumptionConfig needs the "
         "workspace's registered dataset, so it is built only on a real submit "
@@ -199,7 +195,7 @@ def dry_run_spec(
         else None,
         "register_as": request.register_as,
         "snapshot": taken.summary(),
-        "workspace": workspace,
+        "workspace": workspace_or_reason(ref),
         "auth": describe_auth(ref, environ),
         "note": notes,
     }

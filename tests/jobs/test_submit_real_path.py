@@ -111,8 +111,8 @@ def invoke(root: Path, *args: str) -> Result:
 
 def registered_run(server: LocalServer, name: str) -> str:
     """A finished run with a version registered under `name`, as a finished job leaves it."""
-    client = MlflowClient(server.uri)
-    experiment = client.get_experiment_by_name("fake-jobs") or None
+    client = MlflowClient(server.uri, registry_uri=server.uri)  # not a process-wide registry
+    experiment = client.get_experiment_by_name("fake-jobs")
     experiment_id = (
         experiment.experiment_id if experiment else client.create_experiment("fake-jobs")
     )
