@@ -11,6 +11,7 @@ cd "$root"
 bash scripts/setup.sh
 bash docker/install-tools.sh
 .tools/poetry/bin/poetry check --lock
-.venv/bin/ruff check src tests benchmarks docker
-.venv/bin/ruff format --check src tests benchmarks docker
+.venv/bin/ruff check src tests benchmarks docker jobs
+.venv/bin/ruff format --check src tests benchmarks docker jobs
+.venv/bin/lint-imports --no-cache  # DESIGN rule 1: only azure_workspace imports the Azure SDK
 exec .venv/bin/python -m pytest "$@"

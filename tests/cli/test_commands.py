@@ -378,3 +378,14 @@ def test_mnist_bad_file_is_one_error_line(  # type: ignore[no-untyped-def]
     client = MlflowClient(mlflow_server.uri)
     (run,) = client.search_runs([client.get_experiment_by_name("cli-mnist-bad").experiment_id])
     assert run.info.status == "FAILED"
+
+
+def test_train_pointed_at_a_missing_workspace_config_is_one_line(
+    tmp_path: Path, moons_dir: Path
+) -> None:
+    missing = tmp_path / "config.json"
+    result = CliRunner().invoke(
+        cli, ["train", "moons", "--data", str(moons_dir), "--workspace-config", str(missing)]
+    )
+    assert result.exit_code == 1
+    assert result.output == f"error: workspace config '{missing}' does not exist\n"

@@ -1,7 +1,10 @@
+import json
+import sys
 from pathlib import Path
 
 import pytest
 
+from tracking_demo import azure_workspace
 from tracking_demo.errors import ConfigError, TrackingUnavailableError
 from tracking_demo.server import find_free_port
 from tracking_demo.tracking import (
@@ -59,3 +62,65 @@ def test_unreachable_local_server_fails_fast_with_hint() -> None:
 
 def test_non_http_uris_are_not_probed(tmp_path: Path) -> None:
     check_reachable(f"sqlite:///{tmp_path}/db.sqlite")
+
+
+def _config(folder: Path, **overrides: str) -> Path:
+    content = {
+        "subscription_id": "sub",
+        "resource_group": "rg",
+        "workspace_name": "ws",
+        **overrides,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.json"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def test_workspace_config_is_found_like_the_sdk_does(tmp_path: Path) -> None:
+    nested = tmp_path / "project" / "src" / "deep"
+    nested.mkdir(parents=True)
+    plain = _config(tmp_path / "project")
+    assert azure_workspace.find_config(nested) == plain
+    preferred = _config(tmp_path / "project" / ".azureml")
+    assert azure_workspace.find_config(nested) == preferred, ".azureml/ is searched first"
+    assert azure_workspace.find_config(plain) == plain
+
+
+def test_a_config_without_the_workspace_keys_is_one_clear_line(tmp_path: Path) -> None:
+    path = _config(tmp_path, workspace_name="")
+    with pytest.raises(
+        ConfigError, match=r"config\.json' lacks workspace_name \(expected the keys"
+    ):
+        resolve_tracking_uri(None, {}, workspace_config=path)
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="is not readable JSON"):
+        resolve_tracking_uri(None, {}, workspace_config=path)
+
+
+def test_azureml_uri_without_any_config_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"no workspace config\.json in .* or its parents"):
+        resolve_tracking_uri("azureml", JOB_ENV)
+
+
+def test_missing_sdk_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "azureml.core", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match=r"azureml-core\) is not installed"):
+        resolve_tracking_uri(None, {}, workspace_config=_config(tmp_path))
+
+
+def test_resolution_order_explicit_then_workspace_then_environment_then_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--workspace-config` and `--tracking-uri azureml` are explicit asks: they beat the job's
+    environment, while a plain `--tracking-uri URI` beats both."""
+    monkeypatch.setattr(azure_workspace, "tracking_uri_from_workspace", lambda *_: "azureml://ws")
+    config = _config(tmp_path)
+    assert resolve_tracking_uri("http://127.0.0.1:9", JOB_ENV, config) == "http://127.0.0.1:9"
+    assert resolve_tracking_uri("azureml", JOB_ENV) == "azureml://ws"
+    assert resolve_tracking_uri(None, JOB_ENV, config) == "azureml://ws"
+    assert resolve_tracking_uri(None, JOB_ENV) == "azureml://example/from-job"
+    assert resolve_tracking_uri(None, {}) == DEFAULT_TRACKING_URI

@@ -1,0 +1,448 @@
+"""Run a training task as an Azure ML job: `python -m jobs.submit TASK [options] [-- TASK_OPTIONS]`.
+
+The job is the one contract of DESIGN rule 6: `tracking-demo train TASK --data DIR [options]`
+with the environment Azure ML gives a job. This module only packages that command (snapshot,
+environment, compute, dataset) and never adds training logic; `--local` runs the very same
+command here against a local MLflow server, and `--dry-run` prints what would be sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jobs import environments, snapshot
+from jobs.common import (
+    WorkspaceRef,
+    command,
+    describe_auth,
+    load_workspace,
+    print_spec,
+    workspace_options,
+    workspace_or_reason,
+    workspace_ref,
+)
+from tracking_demo.errors import ConfigError, TrackingDemoError
+
+DATA_INPUT = "data"
+DATA_MODES = ("download", "mount")
+# Options the submitter sets itself; a task option of the same name would contradict it.
+RESERVED_TASK_OPTIONS = (
+    "--data",
+    "--register-as",
+    "--tracking-uri",
+    "--workspace-config",
+    "--experiment",
+)
+JOB_VARIABLES = {
+    "MPLBACKEND": "Agg",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+
+
+class JobFailedError(TrackingDemoError):
+    """The job ran and failed, or finished without what the caller asked it to leave."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a submit needs to know, checked before the first network call."""
+
+    task: str
+    task_args: tuple[str, ...] = ()
+    compute: str = "cpu-cluster"
+    experiment: str = "tracking-demo"
+    environment: str = "curated"
+    image: environments.ImageRef | None = None
+    gpu: bool = False
+    dataset: str | None = None
+    dataset_version: str = "latest"
+    data_mode: str = "download"
+    register_as: str | None = None
+    extra_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def known_tasks() -> dict[str, click.Command]:
+    """The tasks `tracking-demo train` offers: the job can run exactly those."""
+    from tracking_demo.cli import train
+
+    return dict(train.commands)
+
+
+def check_task(task: str, task_args: Sequence[str]) -> None:
+    """Parse the task's options the way the job will, so a typo fails here, not in the cloud."""
+    tasks = known_tasks()
+    if task not in tasks:
+        raise ConfigError(f"unknown task '{task}' (expected one of: {', '.join(sorted(tasks))})")
+    for arg in task_args:
+        name = arg.split("=", 1)[0]
+        if name in RESERVED_TASK_OPTIONS:
+            raise ConfigError(
+                f"task option '{name}' is set by the submitter (use the submitter's own "
+                "--dataset/--register-as/--experiment options)"
+            )
+    try:
+        tasks[task].make_context(task, [*task_args, "--data", "DATA"], resilient_parsing=False)
+    except click.exceptions.Exit:
+        return
+    except click.ClickException as error:
+        raise ConfigError(
+            f"task '{task}' options {list(task_args)}: {error.format_message()}"
+        ) from error
+
+
+def parse_dataset(reference: str) -> tuple[str, str]:
+    """NAME or NAME:VERSION (a positive integer or 'latest')."""
+    name, _, version = reference.partition(":")
+    version = version or "latest"
+    if not name.strip() or not (version == "latest" or (version.isdigit() and int(version) > 0)):
+        raise ConfigError(f"--dataset '{reference}' is not NAME or NAME:VERSION (e.g. moons:3)")
+    return name.strip(), version
+
+
+def job_command(request: JobRequest, data_argument: Any) -> list[Any]:
+    """The job's command line; `data_argument` is where the data lands on the node."""
+    program = (
+        ["tracking-demo"] if request.environment == "image" else ["python", "-m", "tracking_demo"]
+    )
+    register = ["--register-as", request.register_as] if request.register_as else []
+    return [*program, "train", request.task, "--data", data_argument, *request.task_args, *register]
+
+
+def job_variables(request: JobRequest) -> dict[str, str]:
+    """Environment variables of the job; the curated environment runs the snapshot's source."""
+    variables = dict(JOB_VARIABLES)
+    if request.environment == "curated":
+        variables["PYTHONPATH"] = "src"
+    variables.update(request.extra_variables)
+    return variables
+
+
+def build_environment(request: JobRequest, root: Path, environ: Mapping[str, str]) -> Any:
+    if request.environment == "image":
+        assert request.image is not None
+        return environments.image_environment(request.image, request.gpu, environ)
+    requirements = environments.locked_requirements(root, request.gpu, environ)
+    return environments.curated_environment(requirements, request.gpu, request.data_mode)
+
+
+def script_run_config(request: JobRequest, environment: Any, root: Path, data_argument: Any) -> Any:
+    """The real SDK object a submit sends (buildable offline with a placeholder for the data)."""
+    from azureml.core import ScriptRunConfig
+    from azureml.core.runconfig import DockerConfiguration
+
+    config = ScriptRunConfig(
+        source_directory=str(root),
+        command=job_command(request, data_argument),
+        compute_target=request.compute,
+        environment=environment,
+        docker_runtime_config=DockerConfiguration(use_docker=True, shm_size="2g"),
+    )
+    config.run_config.environment_variables = job_variables(request)
+    return config
+
+
+def dry_run_spec(
+    request: JobRequest, ref: WorkspaceRef, root: Path, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """What a submit would send, from the real SDK objects, without a workspace or network."""
+    environment = build_environment(request, root, environ)
+    placeholder = (
+        f"<dataset {request.dataset}:{request.dataset_version} as {request.data_mode}>"
+        if request.dataset
+        else "<no dataset>"
+    )
+    config = script_run_config(request, environment, root, placeholder)
+    taken = snapshot.take(root)
+    notes = [
+        "The dataset argument is a placeholder: a DatasetConsumptionConfig needs the "
+        "workspace's registered dataset, so it is built only on a real submit "
+        f"(Dataset.get_by_name(...).as_named_input('{DATA_INPUT}').as_{request.data_mode}()).",
+    ]
+    if request.environment == "curated":
+        notes.append(
+            "The environment is registered under this name and version; an unchanged lock "
+            "reuses the image Azure ML built for it."
+        )
+    return {
+        "task": request.task,
+        "experiment": request.experiment,
+        "compute": config.run_config.target,
+        "gpu": request.gpu,
+        "command": [str(part) for part in config.command],
+        "environment_variables": dict(config.run_config.environment_variables),
+        "docker": {
+            "use_docker": config.run_config.docker.use_docker,
+            "shm_size": config.run_config.docker.shm_size,
+        },
+        "environment_kind": request.environment,
+        "environment": environments.environment_spec(environment),
+        "dataset": {
+            "name": request.dataset,
+            "version": request.dataset_version,
+            "mode": request.data_mode,
+            "input_name": DATA_INPUT,
+        }
+        if request.dataset
+        else None,
+        "register_as": request.register_as,
+        "snapshot": taken.summary(),
+        "workspace": workspace_or_reason(ref),
+        "auth": describe_auth(ref, environ),
+        "note": notes,
+    }
+
+
+def submit(
+    request: JobRequest,
+    ref: WorkspaceRef,
+    root: Path,
+    wait: bool,
+    model_info_out: Path | None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """Submit to the workspace; with `wait`, stream the logs and check what the job left."""
+    from azureml.core import Dataset, Environment, Experiment
+    from azureml.core.compute import ComputeTarget
+
+    from jobs.compute import is_gpu_vm_size
+
+    taken = snapshot.take(root)
+    if taken.too_large:
+        raise ConfigError(
+            f"the snapshot of {root} is {taken.summary()['megabytes']} MB in "
+            f"{len(taken.files)} files, over Azure ML's limits: extend .amlignore"
+        )
+    environment = build_environment(request, root, environ)
+    workspace = load_workspace(ref, environ)
+    target = ComputeTarget(workspace=workspace, name=request.compute)
+    vm_size = getattr(target, "vm_size", None)
+    if request.gpu and vm_size and not is_gpu_vm_size(vm_size):
+        raise ConfigError(
+            f"--gpu but compute '{request.compute}' has the CPU VM size {vm_size} "
+            "(create a GPU cluster with `python -m jobs.compute --gpu`)"
+        )
+    if request.environment == "curated":
+        try:
+            environment = Environment.get(workspace, environment.name, environment.version)
+            click.echo(f"environment {environment.name}:{environment.version} reused", err=True)
+        except Exception:
+            environment = environment.register(workspace)
+            click.echo(
+                f"environment {environment.name}:{environment.version} registered "
+                "(its image is built on first use: 10-30 minutes)",
+                err=True,
+            )
+    data_argument: Any = "."
+    if request.dataset:
+        version = request.dataset_version
+        dataset = Dataset.get_by_name(
+            workspace, request.dataset, version=version if version == "latest" else int(version)
+        )
+        named = dataset.as_named_input(DATA_INPUT)
+        data_argument = named.as_mount() if request.data_mode == "mount" else named.as_download()
+    config = script_run_config(request, environment, root, data_argument)
+    run = Experiment(workspace, request.experiment).submit(config)
+    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
+    result: dict[str, Any] = {"job_id": run.id, "portal_url": run.get_portal_url()}
+    if not wait:
+        return result
+    run.wait_for_completion(show_output=True, raise_on_error=False)
+    status = run.get_status()
+    result["status"] = status
+    if status != "Completed":
+        raise JobFailedError(f"job {run.id} ended {status}: {run.get_portal_url()}")
+    if request.register_as:
+        info = registered_model(workspace.get_mlflow_tracking_uri(), run.id, request.register_as)
+        info["job_id"] = run.id
+        result["model"] = info
+        if model_info_out is not None:
+            write_model_info(info, model_info_out)
+    return result
+
+
+def registered_model(tracking_uri: str, run_id: str, name: str) -> dict[str, str]:
+    """The version the job's run registered under `name`; none is a failed job for a pipeline."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if not versions:
+        raise JobFailedError(f"run {run_id} finished but registered no version of model '{name}'")
+    newest = max(versions, key=lambda version: int(version.version))
+    return {"name": name, "version": str(newest.version), "run_id": run_id}
+
+
+def write_model_info(info: Mapping[str, str], path: Path) -> None:
+    """`{"name", "version", "run_id", "job_id"}` for whatever deploys next (a pipeline artifact)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(info), indent=2) + "\n")
+
+
+def make_request(
+    task: str,
+    task_args: tuple[str, ...],
+    compute: str,
+    experiment: str,
+    environment: str,
+    image: str | None,
+    gpu: bool,
+    dataset: str | None,
+    data_mode: str,
+    register_as: str | None,
+) -> JobRequest:
+    """Options → a checked JobRequest: every rule that needs no network is applied here."""
+    check_task(task, task_args)
+    if environment == "image" and not image:
+        raise ConfigError("--environment image needs --image REGISTRY/NAME:TAG")
+    if environment == "curated" and image:
+        raise ConfigError("--image is only used with --environment image")
+    image_ref = environments.parse_image(image) if image else None
+    name, version = parse_dataset(dataset) if dataset else (None, "latest")
+    return JobRequest(
+        task=task,
+        task_args=task_args,
+        compute=compute,
+        experiment=experiment,
+        environment=environment,
+        image=image_ref,
+        gpu=gpu,
+        dataset=name,
+        dataset_version=version,
+        data_mode=data_mode,
+        register_as=register_as,
+    )
+
+
+@command
+@click.argument("task")
+@click.argument("task_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
+)
+@click.option("--experiment", default="tracking-demo", show_default=True)
+@click.option(
+    "--environment",
+    type=click.Choice(["curated", "image"]),
+    default="curated",
+    show_default=True,
+    help="curated: Azure ML builds the locked dependencies (cached by the lock's hash); "
+    "image: the custom image from the Dockerfile (--image).",
+)
+@click.option("--image", help="REGISTRY/NAME:TAG of the custom image (--environment image).")
+@click.option(
+    "--gpu", is_flag=True, help="GPU variant: GPU base image and TensorFlow's CUDA extra."
+)
+@click.option("--dataset", help="Registered dataset NAME[:VERSION] given to the task as --data.")
+@click.option("--data-mode", type=click.Choice(DATA_MODES), default="download", show_default=True)
+@click.option("--register-as", help="Register the trained model under this name.")
+@click.option("--wait", is_flag=True, help="Stream the logs and exit with the job's status.")
+@click.option(
+    "--model-info-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --wait: write the registered model's name and version as JSON here.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the job spec as JSON; no workspace, no network."
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Run the job command here, in a fresh process with a job's environment, against a "
+    "local MLflow server (--tracking-uri), then check the run.",
+)
+@click.option(
+    "--data",
+    "local_data",
+    type=click.Path(path_type=Path),
+    help="--local: the folder that stands in for the dataset's download/mount.",
+)
+@click.option(
+    "--tracking-uri",
+    help="--local: the MLflow server [default: $MLFLOW_TRACKING_URI, else the local default].",
+)
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    help="Source folder to snapshot [default: the current folder].",
+)
+@workspace_options
+def main(
+    task: str,
+    task_args: tuple[str, ...],
+    compute: str | None,
+    experiment: str,
+    environment: str,
+    image: str | None,
+    gpu: bool,
+    dataset: str | None,
+    data_mode: str,
+    register_as: str | None,
+    wait: bool,
+    model_info_out: Path | None,
+    dry_run: bool,
+    local: bool,
+    local_data: Path | None,
+    tracking_uri: str | None,
+    source: Path,
+    workspace_config: Path | None,
+    subscription: str | None,
+    resource_group: str | None,
+    workspace_name: str | None,
+    tenant: str | None,
+    auth: str,
+    debug: bool,
+) -> None:
+    """Run TASK (a `tracking-demo train` task) as a job; options after `--` go to the task.
+
+    \b
+      python -m jobs.submit moons --dataset moons --register-as moons-rf --dry-run
+      python -m jobs.submit mnist-cnn --gpu --dataset mnist --wait -- --epochs 5
+      python -m jobs.submit moons --local --data data/moons --register-as moons-rf
+    """
+    if dry_run and local:
+        raise ConfigError("--dry-run and --local are two different ways to check a job: pick one")
+    if model_info_out is not None and not wait and not local:
+        raise ConfigError("--model-info-out needs --wait (the model exists once the job ends)")
+    request = make_request(
+        task,
+        task_args,
+        compute or ("gpu-cluster" if gpu else "cpu-cluster"),
+        experiment,
+        environment,
+        image,
+        gpu,
+        dataset,
+        data_mode,
+        register_as,
+    )
+    ref = workspace_ref(
+        workspace_config, subscription, resource_group, workspace_name, tenant, auth
+    )
+    if dry_run:
+        print_spec(dry_run_spec(request, ref, source, os.environ))
+        return
+    if local:
+        from jobs.local_job import run_locally
+
+        if local_data is None:
+            raise ConfigError("--local needs --data DIR (the folder the dataset would be)")
+        result = run_locally(request, source, local_data, tracking_uri, os.environ)
+        if model_info_out is not None and result.get("model"):
+            write_model_info(result["model"], model_info_out)
+        print_spec(result)
+        return
+    print_spec(submit(request, ref, source, wait, model_info_out))
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m jobs.submit", args=sys.argv[1:])

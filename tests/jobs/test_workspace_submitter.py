@@ -1,0 +1,241 @@
+"""`python -m jobs.workspace`: which workspace, which login, and the exact create call, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jobs import common, workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "fake-secret-value-91c2"
+SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
+IDENTITY = {"subscription_id": "sub-1", "resource_group": "rg-1", "workspace_name": "ws-1"}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test here may log in or open a connection; auth comes only from what a test sets.
+
+    The login is the first step that needs the network, so checks made before it are offline.
+    """
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the workspace submitter tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(common, "authentication", refuse)
+    monkeypatch.setattr(workspace, "authentication", refuse)
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(workspace.main, list(args), env=env)
+
+
+def spec_of(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def create_args(tmp_path: Path, **changes: str) -> list[str]:
+    options = {
+        "--subscription": SUBSCRIPTION,
+        "--resource-group": "rg-new",
+        "--workspace-name": "tracking-ws",
+        "--location": "westeurope",
+        "--config-dir": str(tmp_path),
+        **changes,
+    }
+    return ["--create", *(part for pair in options.items() for part in pair if pair[1])]
+
+
+def test_dry_run_finds_config_like_from_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / ".azureml" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps(IDENTITY))
+    nested = tmp_path / "project" / "src"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    spec = spec_of(invoke("--dry-run"))
+    assert spec["action"] == "show"
+    assert spec["workspace"] == {**IDENTITY, "config_file": str(config.resolve())}
+    assert spec["auth"] == {"kind": "interactive"}
+
+
+def test_dry_run_options_override_the_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
+    spec = spec_of(
+        invoke(
+            "--dry-run", "--workspace-config", str(tmp_path), "--subscription", "sub-2",
+            "--tenant", "tenant-9", "--auth", "cli",
+        )
+    )  # fmt: skip
+    assert spec["workspace"]["subscription_id"] == "sub-2"
+    assert spec["workspace"]["workspace_name"] == "ws-1"
+    assert spec["auth"] == {"kind": "cli", "tenant": "tenant-9"}
+
+
+def test_dry_run_create_shows_the_exact_create_call(tmp_path: Path) -> None:
+    spec = spec_of(invoke("--dry-run", *create_args(tmp_path), "--create-resource-group"))
+    assert spec["action"] == "create"
+    assert spec["create"] == {
+        "name": "tracking-ws",
+        "subscription_id": SUBSCRIPTION,
+        "resource_group": "rg-new",
+        "location": "westeurope",
+        "create_resource_group": True,
+        "exist_ok": True,
+        "show_output": True,
+    }
+    assert spec["config_file"] == str(tmp_path.resolve() / ".azureml" / "config.json")
+    assert "Workspace.create" in spec["note"]
+    assert not (tmp_path / ".azureml").exists()
+
+
+def test_secret_is_never_printed(tmp_path: Path) -> None:
+    env = {
+        "AZURE_CLIENT_ID": "client-1",
+        "AZURE_TENANT_ID": "tenant-1",
+        "AZURE_CLIENT_SECRET": SECRET,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
+    shown = invoke("--dry-run", "--workspace-config", str(tmp_path), env=env)
+    created = invoke("--dry-run", *create_args(tmp_path / "new"), env=env)
+    for result in (shown, created):
+        assert SECRET not in result.output
+        assert spec_of(result)["auth"] == {
+            "kind": "service-principal",
+            "tenant": "tenant-1",
+            "client_id": "client-1",
+            "client_secret": "***",
+        }
+
+
+def assert_refused(result: Result, *fragments: str) -> None:
+    """Exit 1 with one line that names the option or file and what was expected."""
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_config_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_refused(invoke(), "no workspace config.json in", "--workspace-config PATH")
+
+
+def test_config_without_workspace_name_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r"}))
+    assert_refused(invoke("--workspace-config", str(config)), f"'{config}' lacks workspace_name")
+
+
+def test_create_without_location_is_refused(tmp_path: Path) -> None:
+    assert_refused(
+        invoke(*create_args(tmp_path, **{"--location": ""})), "--create needs --location"
+    )
+
+
+def test_create_with_a_subscription_name_is_refused(tmp_path: Path) -> None:
+    assert_refused(
+        invoke(*create_args(tmp_path, **{"--subscription": "My Subscription"})),
+        "--subscription 'My Subscription' is not a subscription id",
+        "expected a GUID",
+    )
+
+
+def test_create_with_an_invalid_workspace_name_is_refused(tmp_path: Path) -> None:
+    assert_refused(
+        invoke(*create_args(tmp_path, **{"--workspace-name": "my workspace"})),
+        "--workspace-name 'my workspace'",
+        "expected 3-33 letters, digits, hyphens or underscores",
+    )
+
+
+def test_create_with_a_display_location_is_refused(tmp_path: Path) -> None:
+    assert_refused(
+        invoke(*create_args(tmp_path, **{"--location": "West Europe"})),
+        "--location 'West Europe' is not an Azure region name",
+        "e.g. westeurope",
+    )
+
+
+def test_create_with_workspace_config_is_refused(tmp_path: Path) -> None:
+    assert_refused(
+        invoke(*create_args(tmp_path), "--workspace-config", str(tmp_path)),
+        "--create takes --subscription",
+        "not --workspace-config",
+    )
+
+
+def test_create_over_another_workspace_config_is_refused(tmp_path: Path) -> None:
+    existing = tmp_path / ".azureml" / "config.json"
+    existing.parent.mkdir()
+    existing.write_text(json.dumps(IDENTITY))
+    assert_refused(
+        invoke(*create_args(tmp_path)),
+        f"'{existing}' already describes another workspace",
+        "--config-dir",
+    )
+
+
+def test_location_without_create_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
+    assert_refused(
+        invoke("--workspace-config", str(tmp_path), "--location", "westeurope"),
+        "--location given without --create",
+    )
+
+
+def test_service_principal_without_its_variables_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
+    assert_refused(
+        invoke("--dry-run", "--workspace-config", str(tmp_path), "--auth", "service-principal"),
+        "--auth service-principal needs the environment variables AZURE_CLIENT_ID",
+    )
+
+
+def run_module(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.workspace", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_module_help() -> None:
+    result = run_module("--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: python -m jobs.workspace" in result.stdout
+    for option in ("--create", "--location", "--subscription", "--tenant", "--auth", "--dry-run"):
+        assert option in result.stdout
+
+
+@pytest.mark.slow
+def test_module_dry_run_from_a_project_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
+    result = run_module("--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    spec = json.loads(result.stdout)
+    assert spec["workspace"]["config_file"] == str((tmp_path / "config.json").resolve())
+    assert spec["workspace"]["workspace_name"] == "ws-1"
