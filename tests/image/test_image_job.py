@@ -4,8 +4,8 @@ Builds the CPU image with docker/build.sh (buildah, over the debootstrapped book
 runs `tracking-demo train moons` inside it against a real MLflow server on the host loopback,
 then asserts through MlflowClient what the job leaves behind (docker/check_job.py). Needs root,
 buildah and debootstrap (scripts/test.sh installs them as root); without them it fails, since a
-skip would pass CI with an image nobody built. From scratch it takes about 10 minutes on two
-cores; with the layers cached, about 1 minute.
+skip would pass CI with an image nobody built. From scratch it takes about 6 minutes on two
+cores; with the layers cached, about 2 minutes.
 """
 
 from __future__ import annotations

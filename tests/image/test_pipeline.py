@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,3 +294,39 @@ def test_train_publishes_the_registered_models_name_and_version(
     assert len(published) == 1
     assert published[0]["inputs"]["targetPath"] == model_info.rpartition("/")[0]
     assert published[0]["inputs"]["artifact"]
+
+
+def test_train_command_is_one_the_submitter_accepts(
+    root: Path, pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    """The pipeline's exact command, variables filled in, through the real submitter's
+    --dry-run: its options exist and it resolves the image, workspace and model the stage means."""
+    _, words = _submit(pipeline)
+    values = {
+        **_variables(pipeline),
+        "Build.BuildId": "1234",
+        "Build.ArtifactStagingDirectory": str(tmp_path),
+    }
+    filled = [re.sub(r"\$\(([\w.]+)\)", lambda m: values[m.group(1)], word) for word in words]
+    result = subprocess.run(
+        [sys.executable, *filled[1:], "--dry-run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    spec = json.loads(result.stdout)
+    variables = _variables(pipeline)
+    image = f"{variables['registryLoginServer']}/{variables['imageRepository']}:1234"
+    assert spec["environment_kind"] == "image"
+    assert spec["environment"]["docker"]["baseImage"] == image
+    assert spec["environment"]["python"]["interpreterPath"] == "/opt/venv/bin/python"
+    assert spec["register_as"] == variables["modelName"]
+    assert spec["workspace"] == {
+        "subscription_id": variables["subscriptionId"],
+        "resource_group": variables["resourceGroup"],
+        "workspace_name": variables["workspaceName"],
+    }
+    assert spec["auth"] == {"kind": "cli"}
