@@ -6,19 +6,18 @@ so bad input costs one clear line instead of a login prompt or a stack trace fro
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from tracking_demo.azure_workspace import find_config, read_config
 from tracking_demo.errors import ConfigError, TrackingDemoError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 SERVICE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
 AUTH_KINDS = ("auto", "interactive", "cli", "service-principal")
@@ -76,8 +75,28 @@ class WorkspaceRef:
     auth: str = "auto"
 
 
-def workspace_options(func: F) -> F:
-    """`--workspace-config PATH`, or subscription + resource group + name; tenant; auth kind."""
+def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--workspace-config PATH`, or subscription + resource group + name; tenant; auth kind.
+
+    The command receives them as one `ref: WorkspaceRef`, resolved later and only when needed.
+    """
+
+    @functools.wraps(func)
+    def with_ref(
+        *args: Any,
+        workspace_config: Path | None,
+        subscription: str | None,
+        resource_group: str | None,
+        workspace_name: str | None,
+        tenant: str | None,
+        auth: str,
+        **kwargs: Any,
+    ) -> Any:
+        ref = WorkspaceRef(
+            workspace_config, subscription, resource_group, workspace_name, tenant, auth
+        )
+        return func(*args, ref=ref, **kwargs)
+
     options = [
         click.option(
             "--auth",
@@ -100,21 +119,8 @@ def workspace_options(func: F) -> F:
         ),
     ]
     for option in options:
-        func = option(func)
-    return func
-
-
-def workspace_ref(
-    workspace_config: Path | None,
-    subscription: str | None,
-    resource_group: str | None,
-    workspace_name: str | None,
-    tenant: str | None,
-    auth: str,
-) -> WorkspaceRef:
-    return WorkspaceRef(
-        workspace_config, subscription, resource_group, workspace_name, tenant, auth
-    )
+        with_ref = option(with_ref)
+    return with_ref
 
 
 def resolve_workspace(ref: WorkspaceRef, cwd: Path | None = None) -> dict[str, str]:

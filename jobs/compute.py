@@ -11,7 +11,6 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,7 +23,6 @@ from jobs.common import (
     print_spec,
     workspace_options,
     workspace_or_reason,
-    workspace_ref,
 )
 from tracking_demo.errors import ConfigError
 
@@ -246,19 +244,11 @@ def main(
     low_priority: bool,
     delete: bool,
     dry_run: bool,
-    workspace_config: Path | None,
-    subscription: str | None,
-    resource_group: str | None,
-    workspace_name: str | None,
-    tenant: str | None,
-    auth: str,
+    ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Get or create an AmlCompute cluster and wait until it is ready, or --delete it."""
     request = cluster_request(name, vm_size, gpu, min_nodes, max_nodes, idle_seconds, low_priority)
-    ref = workspace_ref(
-        workspace_config, subscription, resource_group, workspace_name, tenant, auth
-    )
     if dry_run:
         print_spec(dry_run_spec(request, ref, os.environ, delete))
         return

@@ -30,7 +30,6 @@ from jobs.common import (
     print_spec,
     workspace_options,
     workspace_or_reason,
-    workspace_ref,
 )
 from tracking_demo.errors import ConfigError, DataError
 
@@ -320,12 +319,7 @@ def main(
     urls: tuple[str, ...],
     mnist_urls: bool,
     dry_run: bool,
-    workspace_config: Path | None,
-    subscription: str | None,
-    resource_group: str | None,
-    workspace_name: str | None,
-    tenant: str | None,
-    auth: str,
+    ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Upload FOLDER to the default datastore and register it as FileDataset NAME.
@@ -335,9 +329,6 @@ def main(
     """
     all_urls = (*urls, *(published_mnist_urls() if mnist_urls else ()))
     request = dataset_request(name, folder, all_urls, target_path)
-    ref = workspace_ref(
-        workspace_config, subscription, resource_group, workspace_name, tenant, auth
-    )
     if dry_run:
         print_spec(dry_run_spec(request, ref, os.environ))
         return

@@ -27,7 +27,6 @@ from jobs.common import (
     print_spec,
     workspace_options,
     workspace_or_reason,
-    workspace_ref,
 )
 from tracking_demo.errors import ConfigError, TrackingDemoError
 
@@ -394,12 +393,7 @@ def main(
     local_data: Path | None,
     tracking_uri: str | None,
     source: Path,
-    workspace_config: Path | None,
-    subscription: str | None,
-    resource_group: str | None,
-    workspace_name: str | None,
-    tenant: str | None,
-    auth: str,
+    ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Run TASK (a `tracking-demo train` task) as a job; options after `--` go to the task.
@@ -424,9 +418,6 @@ def main(
         dataset,
         data_mode,
         register_as,
-    )
-    ref = workspace_ref(
-        workspace_config, subscription, resource_group, workspace_name, tenant, auth
     )
     if dry_run:
         print_spec(dry_run_spec(request, ref, source, os.environ))

@@ -27,7 +27,6 @@ from jobs.common import (
     print_spec,
     resolve_workspace,
     workspace_options,
-    workspace_ref,
 )
 from tracking_demo.errors import ConfigError
 
@@ -210,18 +209,10 @@ def main(
     create_resource_group: bool,
     config_dir: Path,
     dry_run: bool,
-    workspace_config: Path | None,
-    subscription: str | None,
-    resource_group: str | None,
-    workspace_name: str | None,
-    tenant: str | None,
-    auth: str,
+    ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Print the workspace that config.json points to, or --create one and write its config."""
-    ref = workspace_ref(
-        workspace_config, subscription, resource_group, workspace_name, tenant, auth
-    )
     if not create:
         check_show_options(location, create_resource_group)
         if dry_run:

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from jobs_cli import assert_refused, run_module
 
-from jobs import common, compute
+from jobs import compute
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fake-secret-value-7f3a"
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test here may log in or open a connection; auth comes only from what a test sets."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the compute submitter tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(common, "authentication", refuse)
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.json"
-    identity = {"subscription_id": "sub-1", "resource_group": "rg-1", "workspace_name": "ws-1"}
-    path.write_text(json.dumps(identity))
-    return path
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -155,15 +132,6 @@ def test_service_principal_secret_is_never_printed(config: Path) -> None:
     }
 
 
-def assert_refused(result: Result, *fragments: str) -> None:
-    """Exit 1 with one line that names the option and what was expected."""
-    assert result.exit_code == 1, result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message
-
-
 def test_min_nodes_above_max_nodes_is_refused() -> None:
     assert_refused(
         invoke("--min-nodes", "5", "--max-nodes", "2"),
@@ -202,21 +170,9 @@ def test_invalid_cluster_name_is_refused() -> None:
     )
 
 
-def run_module(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.compute", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("--help")
+    result = run_module("compute", "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: python -m jobs.compute" in result.stdout
     for option in ("--gpu", "--vm-size", "--min-nodes", "--idle-seconds", "--delete", "--dry-run"):
@@ -225,7 +181,7 @@ def test_module_help() -> None:
 
 @pytest.mark.slow
 def test_module_dry_run_gpu(config: Path) -> None:
-    result = run_module("--dry-run", "--gpu", "--workspace-config", str(config))
+    result = run_module("compute", "--dry-run", "--gpu", "--workspace-config", str(config))
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)
     assert spec["provisioning_configuration"]["vm_size"] == "Standard_NC4as_T4_v3"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,37 +10,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from jobs_cli import assert_refused, run_module
 
-from jobs import common, dataset
+from jobs import dataset
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fake-secret-value-4d8e"
 URLS = ("https://example.org/data/train.csv", "https://example.org/data/test.csv")
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test here may log in or open a connection; auth comes only from what a test sets.
-
-    The login is the first step that needs the network, so checks made before it are offline.
-    """
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the dataset submitter tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(common, "authentication", refuse)
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.json"
-    identity = {"subscription_id": "sub-1", "resource_group": "rg-1", "workspace_name": "ws-1"}
-    path.write_text(json.dumps(identity))
-    return path
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 @pytest.fixture
@@ -231,15 +206,6 @@ def test_changed_content_uploads_under_its_hash_and_registers(
     }
 
 
-def assert_refused(result: Result, *fragments: str) -> None:
-    """Exit 1 with one line that names the folder or option and what was expected."""
-    assert result.exit_code == 1, result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message
-
-
 def test_missing_folder_is_refused(config: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     assert_refused(
@@ -307,21 +273,9 @@ def test_target_path_leaving_the_datastore_folder_is_refused(config: Path, folde
     )
 
 
-def run_module(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.dataset", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("--help")
+    result = run_module("dataset", "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: python -m jobs.dataset [OPTIONS] [FOLDER]" in result.stdout
     for option in ("--name", "--target-path", "--from-url", "--dry-run"):
@@ -331,7 +285,7 @@ def test_module_help() -> None:
 @pytest.mark.slow
 def test_module_dry_run_folder(config: Path, folder: Path) -> None:
     result = run_module(
-        "--dry-run", str(folder), "--name", "moons", "--workspace-config", str(config)
+        "dataset", "--dry-run", str(folder), "--name", "moons", "--workspace-config", str(config)
     )
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)

@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from jobs_cli import assert_refused, run_module
 
-from jobs import common, workspace
+from jobs import workspace
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fake-secret-value-91c2"
 SUBSCRIPTION = "12345678-1234-1234-1234-123456789abc"
 IDENTITY = {"subscription_id": "sub-1", "resource_group": "rg-1", "workspace_name": "ws-1"}
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test here may log in or open a connection; auth comes only from what a test sets.
-
-    The login is the first step that needs the network, so checks made before it are offline.
-    """
+def offline(no_network: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workspace submitter holds its own reference to the login as well."""
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the workspace submitter tried to reach the network")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(common, "authentication", refuse)
     monkeypatch.setattr(workspace, "authentication", refuse)
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -124,15 +112,6 @@ def test_secret_is_never_printed(tmp_path: Path) -> None:
         }
 
 
-def assert_refused(result: Result, *fragments: str) -> None:
-    """Exit 1 with one line that names the option or file and what was expected."""
-    assert result.exit_code == 1, result.output
-    message = result.stderr.strip()
-    assert message.startswith("error: ") and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message
-
-
 def test_missing_config_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert_refused(invoke(), "no workspace config.json in", "--workspace-config PATH")
@@ -209,22 +188,9 @@ def test_service_principal_without_its_variables_is_refused(tmp_path: Path) -> N
     )
 
 
-def run_module(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.workspace", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("--help")
+    result = run_module("workspace", "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: python -m jobs.workspace" in result.stdout
     for option in ("--create", "--location", "--subscription", "--tenant", "--auth", "--dry-run"):
@@ -234,7 +200,7 @@ def test_module_help() -> None:
 @pytest.mark.slow
 def test_module_dry_run_from_a_project_folder(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
-    result = run_module("--dry-run", cwd=tmp_path)
+    result = run_module("workspace", "--dry-run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)
     assert spec["workspace"]["config_file"] == str((tmp_path / "config.json").resolve())

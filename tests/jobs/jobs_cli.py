@@ -1,0 +1,36 @@
+"""Helpers the submitter tests share: how a refusal looks, and running a submitter as a user."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import Result
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_refused(result: Result, *fragments: str) -> None:
+    """Exit 1 with one line that names the option or file and what was expected."""
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def run_module(module: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m jobs.<module> ...` in a fresh process, with no Azure credentials around."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", f"jobs.{module}", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
