@@ -407,6 +407,8 @@ def main(
         raise ConfigError("--dry-run and --local are two different ways to check a job: pick one")
     if model_info_out is not None and not wait and not local:
         raise ConfigError("--model-info-out needs --wait (the model exists once the job ends)")
+    if model_info_out is not None and not register_as:
+        raise ConfigError("--model-info-out needs --register-as NAME (the model it describes)")
     request = make_request(
         task,
         task_args,

@@ -223,6 +223,10 @@ def test_snapshot_is_small_and_holds_the_package(root: Path, curated_cpu: dict[s
         (["moons", "--dataset", "moons:latest-ish"], "is not NAME or NAME:VERSION"),
         (["moons", "--local"], "--dry-run and --local"),
         (["moons", "--model-info-out", "m.json"], "--model-info-out needs --wait"),
+        (
+            ["moons", "--wait", "--model-info-out", "m.json"],
+            "--model-info-out needs --register-as NAME",
+        ),
     ],
 )
 def test_bad_input_is_one_line_before_any_network(
