@@ -68,5 +68,7 @@ echo "build: $tag built in ${seconds}s; image size $(buildah images --format '{{
 if [ "$check" -eq 1 ]; then
   python=${PYTHON:-$root/.venv/bin/python}
   [ -x "$python" ] || { echo "build: --check needs $python (run bash scripts/setup.sh)" >&2; exit 1; }
-  "$python" "$root/docker/check_job.py" --image "$tag" --runner "$root/docker/run.sh"
+  # PYTHONPATH: the check shares the job contract's run checks with `jobs.submit --local`.
+  PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" \
+    "$python" "$root/docker/check_job.py" --image "$tag" --runner "$root/docker/run.sh"
 fi

@@ -7,7 +7,7 @@ data mounted read-only, and `tracking-demo train moons` run by docker/run.sh (ho
 the image's non-root user). It then asserts through MlflowClient what the job must leave
 behind: the same run FINISHED, its accuracy, the model artifact and the registered version.
 
-    .venv/bin/python docker/check_job.py --image localhost/tracking-demo:dev
+    PYTHONPATH=. .venv/bin/python docker/check_job.py --image localhost/tracking-demo:dev
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
+from jobs.local_job import JobFailedError, check_job_run, create_job_run
 from tracking_demo.data.moons import MoonsSpec, write
 from tracking_demo.server import LocalServer, find_free_port
 
@@ -62,9 +61,7 @@ def check(image: str, runner: Path, workdir: Path, server: LocalServer) -> dict[
         csv.chmod(0o644)
 
     version = run_in_image(runner, image, [], ["tracking-demo", "--version"]).strip()
-    client = MlflowClient(server.uri)
-    experiment_id = client.create_experiment(EXPERIMENT)
-    run_id = client.create_run(experiment_id, run_name="image-job").info.run_id
+    run_id = create_job_run(server.uri, EXPERIMENT, "moons", where="image")
     env = {
         "MLFLOW_TRACKING_URI": server.uri,
         "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
@@ -82,29 +79,21 @@ def check(image: str, runner: Path, workdir: Path, server: LocalServer) -> dict[
     )
     job_seconds = time.monotonic() - started
 
-    run = client.get_run(run_id)
-    accuracy = run.data.metrics.get("accuracy")
-    artifacts = {item.path for item in client.list_artifacts(run_id, "model")}
-    versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-    problems = []
-    if run.info.status != "FINISHED":
-        problems.append(f"run status is {run.info.status}, not FINISHED")
+    try:
+        result = check_job_run(server.uri, run_id, MODEL_NAME)  # the same checks as --local
+    except JobFailedError as error:
+        raise CheckFailed(str(error)) from error
+    accuracy = result["metrics"].get("accuracy")
     if accuracy is None or not 0.8 <= accuracy <= 1.0:
-        problems.append(f"accuracy {accuracy} is missing or below 0.8")
-    if "model/MLmodel" not in artifacts:
-        problems.append(f"no model/MLmodel among the run's artifacts {sorted(artifacts)}")
-    if [v.run_id for v in versions] != [run_id]:
-        problems.append(f"'{MODEL_NAME}' versions {versions} are not one version of this run")
-    if problems:
-        raise CheckFailed("; ".join(problems))
+        raise CheckFailed(f"accuracy {accuracy} is missing or below 0.8")
     return {
         "image": image,
         "version": version,
         "tracking_uri": server.uri,
         "run_id": run_id,
-        "status": run.info.status,
+        "status": result["status"],
         "accuracy": accuracy,
-        "model": f"{MODEL_NAME}:{versions[0].version}",
+        "model": f"{MODEL_NAME}:{result['model']['version']}",
         "job_seconds": round(job_seconds, 1),
     }
 

@@ -60,15 +60,15 @@ def resolved_command(request: JobRequest, data_path: Path) -> list[str]:
     return command
 
 
-def create_job_run(tracking_uri: str, experiment: str, task: str) -> str:
-    """The run Azure ML would create before the node starts."""
+def create_job_run(tracking_uri: str, experiment: str, task: str, where: str = "local") -> str:
+    """The run Azure ML would create before the node starts (`where`: local, image)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(
-        experiment_id, run_name=f"{task}-local-job", tags={"tracking_demo.job": "local"}
+        experiment_id, run_name=f"{task}-{where}-job", tags={"tracking_demo.job": where}
     )
     return run.info.run_id
 
