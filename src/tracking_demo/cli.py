@@ -6,18 +6,19 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from click.core import ParameterSource
 from mlflow.exceptions import MlflowException
 
 from tracking_demo import __version__
+from tracking_demo.cli_common import session_from_options as _session
+from tracking_demo.cli_common import tracking_options
+from tracking_demo.cli_serving import serve
 from tracking_demo.errors import TrackingDemoError
 
-F = TypeVar("F", bound=Callable[..., Any])
 QUICKSTART_MODEL = "moons-rf"
 
 
@@ -51,34 +52,6 @@ def cli(debug: bool) -> None:
 
 def main() -> None:
     cli(prog_name="tracking-demo")
-
-
-def tracking_options(func: F) -> F:
-    """The options every command that talks to a tracking server shares (DESIGN rule 2)."""
-    func = click.option(
-        "--experiment",
-        help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",
-    )(func)
-    func = click.option(
-        "--workspace-config",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Azure ML workspace config.json whose MLflow tracking URI to use.",
-    )(func)
-    func = click.option(
-        "--tracking-uri",
-        help="MLflow tracking URI; 'azureml' finds config.json like Workspace.from_config "
-        "[default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000].",
-    )(func)
-    return func
-
-
-def _session(
-    tracking_uri: str | None, workspace_config: Path | None, experiment: str | None
-) -> Any:
-    from tracking_demo.tracking import TrackingSession, resolve_settings
-
-    settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
-    return TrackingSession(settings)
 
 
 # --- server -------------------------------------------------------------------------------
@@ -621,3 +594,6 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     click.echo(f"Registered model:     {_registered_name(result)}")
     click.echo(f"Test accuracy:        {result.accuracy:.4f}")
     click.echo("Stop the server with: tracking-demo server stop")
+
+
+cli.add_command(serve)

@@ -158,3 +158,41 @@ def download(ref: str, out_dir: Path) -> Path:
     except MlflowException as error:
         raise ConfigError(f"cannot download '{ref}': {error.message}") from error
     return Path(local)
+
+
+CHAMPION = "champion"
+
+
+def resolve_version(client: MlflowClient, uri: str) -> ModelVersion | None:
+    """The registry version a `models:/` URI names (by number or alias); None for `runs:/`."""
+    if not uri.startswith("models:/"):
+        return None
+    rest = uri.removeprefix("models:/")
+    try:
+        if "@" in rest:
+            name, alias = rest.split("@", 1)
+            return client.get_model_version_by_alias(name, alias)
+        name, _, version = rest.partition("/")
+        if not version.isdigit():
+            return None
+        return client.get_model_version(name, version)
+    except MlflowException as error:
+        raise ConfigError(f"no model version at {uri}: {error.message}") from error
+
+
+def run_id_of(client: MlflowClient, uri: str) -> str | None:
+    """The run that logged the model behind `runs:/` or `models:/` URI."""
+    if uri.startswith("runs:/"):
+        return uri.removeprefix("runs:/").split("/", 1)[0]
+    version = resolve_version(client, uri)
+    return version.run_id if version is not None else None
+
+
+def champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version holding the `champion` alias, or None when no version holds it yet."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise

@@ -1,0 +1,40 @@
+"""Options and wiring that several command modules share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tracking_options(func: F) -> F:
+    """The options every command that talks to a tracking server shares (DESIGN rule 2)."""
+    func = click.option(
+        "--experiment",
+        help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",
+    )(func)
+    func = click.option(
+        "--workspace-config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Azure ML workspace config.json whose MLflow tracking URI to use.",
+    )(func)
+    func = click.option(
+        "--tracking-uri",
+        help="MLflow tracking URI; 'azureml' finds config.json like Workspace.from_config "
+        "[default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000].",
+    )(func)
+    return func
+
+
+def session_from_options(
+    tracking_uri: str | None, workspace_config: Path | None, experiment: str | None
+) -> Any:
+    from tracking_demo.tracking import TrackingSession, resolve_settings
+
+    settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
+    return TrackingSession(settings)
