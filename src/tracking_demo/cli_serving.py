@@ -91,3 +91,115 @@ def serve(
     else:
         click.echo("Key: as given (--key or $" + KEY_VARIABLE + ")")
     run_endpoint(settings, host, port, on_ready=lambda state: click.echo(ready_line(state)))
+
+
+@click.command()
+@click.option("--endpoint", required=True, help="Scoring URI, e.g. http://127.0.0.1:8000/score.")
+@click.option("--key", envvar=KEY_VARIABLE, help=f"Endpoint key [default: ${KEY_VARIABLE}].")
+@click.option(
+    "--model-kind",
+    type=click.Choice(["mnist", "moons"]),
+    required=True,
+    help="Which test data to send.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    help="Test data folder [default: data/mnist; .tracking/datasets/moons, as quickstart writes].",
+)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="1: one random example, shown; more: score that many and report the metric.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=int, help="Pick examples reproducibly.")
+@click.option(
+    "--image-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("digit.png"),
+    show_default=True,
+    help="MNIST, one example: where the digit is saved as PNG.",
+)
+@click.option("--run-id", help="Compare with this run's metric [default: the run /ready names].")
+@click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@tracking_options
+def predict(
+    endpoint: str,
+    key: str | None,
+    model_kind: str,
+    data_dir: Path | None,
+    count: int,
+    batch_size: int,
+    seed: int | None,
+    image_out: Path,
+    run_id: str | None,
+    retries: int,
+    timeout: float,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+) -> None:
+    """Score test examples on a running endpoint (ours or Azure ML's) and check the answers."""
+    import numpy as np
+
+    from tracking_demo.serving import client, examples
+
+    target = client.Endpoint(endpoint, key, timeout_s=timeout, retries=retries)
+    data = examples.load(model_kind, data_dir)
+    session = client.http_session(target)
+    rng = np.random.default_rng(seed)
+    if count == 1:
+        index = int(rng.integers(len(data)))
+        predicted = client.score_indices(session, target, data, np.array([index]), 1)[0]
+        click.echo(f"test example {index}: label {data.targets[index]}, predicted {predicted}")
+        if model_kind == "mnist":
+            _save_digit(data.features[index], image_out)
+            click.echo(f"saved the digit as {image_out}")
+        return
+    count = min(count, len(data))
+    indices = rng.permutation(len(data))[:count] if count < len(data) else np.arange(count)
+    result = client.evaluate(session, target, data, indices, batch_size)
+    click.echo(
+        f"{result.metric} on {result.count} test examples from {data.source}: {result.value:.4f} "
+        f"({result.requests} requests, {result.seconds:.2f}s)"
+    )
+    run_id = run_id or (client.model_info(session, target) or {}).get("run_id")
+    if not run_id:
+        click.echo("no run to compare with: the endpoint does not name one; pass --run-id")
+        return
+    logged = _run_metric(run_id, data.run_metric, tracking_uri, workspace_config, experiment)
+    if logged is None:
+        click.echo(f"run {run_id} has no '{data.run_metric}' metric to compare with")
+        return
+    click.echo(
+        f"run {run_id} logged {data.run_metric}={logged:.4f}; "
+        f"difference {result.value - logged:+.4f}"
+    )
+
+
+def _run_metric(
+    run_id: str,
+    name: str,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+) -> float | None:
+    session = session_from_options(tracking_uri, workspace_config, experiment)
+    return session.client.get_run(run_id).data.metrics.get(name)
+
+
+def _save_digit(pixels: object, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, np.asarray(pixels).reshape(28, 28), cmap="gray", vmin=0.0, vmax=1.0)

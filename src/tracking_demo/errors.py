@@ -27,3 +27,7 @@ class ServerError(TrackingDemoError):
 
 class TrackingIncompleteError(TrackingDemoError):
     """Some of a run's records were not acknowledged in time; `tracking-demo sync` finishes it."""
+
+
+class EndpointError(TrackingDemoError):
+    """A scoring endpoint could not be reached or refused a request; says what it answered."""
