@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from tracking_demo import __version__
 from tracking_demo.cli_common import session_from_options as _session
 from tracking_demo.cli_common import tracking_options
-from tracking_demo.cli_serving import predict, serve
+from tracking_demo.cli_serving import predict, promote, serve
 from tracking_demo.errors import TrackingDemoError
 
 QUICKSTART_MODEL = "moons-rf"
@@ -598,3 +598,4 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
 
 cli.add_command(serve)
 cli.add_command(predict)
+models.add_command(promote)

@@ -203,3 +203,71 @@ def _save_digit(pixels: object, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     plt.imsave(path, np.asarray(pixels).reshape(28, 28), cmap="gray", vmin=0.0, vmax=1.0)
+
+
+@click.command("promote")
+@click.argument("name")
+@click.option("--metric", required=True, help="accuracy, mae or rmse, measured on held-out data.")
+@click.option(
+    "--mode",
+    type=click.Choice(["max", "min"]),
+    help="Whether higher is better [default: max for accuracy, min for errors].",
+)
+@click.option(
+    "--min-delta",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Promote only when the candidate is better by at least this much.",
+)
+@click.option("--candidate", help="Version to consider [default: the newest].")
+@click.option("--model-kind", type=click.Choice(["mnist", "moons"]), help="[default: from tags]")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Held-out data folder.")
+@tracking_options
+def promote(
+    name: str,
+    metric: str,
+    mode: str | None,
+    min_delta: float,
+    candidate: str | None,
+    model_kind: str | None,
+    data_dir: Path | None,
+    tracking_uri: str | None,
+    workspace_config: Path | None,
+    experiment: str | None,
+) -> None:
+    """Move NAME@champion to the newest version if it scores better on the same held-out data.
+
+    Both versions are scored by the serving code; the comparison is logged as a run (experiment
+    'model-promotion' unless --experiment). "Not better" is an answer: exit 0.
+    """
+    from tracking_demo.promotion import PromotionOptions
+    from tracking_demo.promotion import promote as run_promotion
+
+    session = session_from_options(tracking_uri, workspace_config, experiment or "model-promotion")
+    options = PromotionOptions(
+        name,
+        metric,
+        mode,
+        min_delta,
+        data_dir,
+        model_kind,
+        candidate,  # type: ignore[arg-type]
+    )
+    result = run_promotion(options, session)
+    if result.candidate_value is not None:
+        champion = (
+            f"champion {name}:{result.champion} {result.champion_value:.6f}"
+            if result.champion_value is not None
+            else "no champion yet"
+        )
+        click.echo(
+            f"{result.metric}: candidate {name}:{result.candidate} "
+            f"{result.candidate_value:.6f}, {champion}"
+        )
+    if result.promoted:
+        click.echo(f"promoted: {name}@champion -> version {result.candidate} ({result.reason})")
+    else:
+        click.echo(f"kept: {result.reason}")
+    if result.run_id:
+        click.echo(f"comparison run: {session.run_url(result.run_id)}")

@@ -1,0 +1,110 @@
+"""Start `tracking-demo serve` as a user would (its own process group) and always tear it down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tracking_demo.server import _group_alive, find_free_port
+
+
+@dataclass
+class RunningEndpoint:
+    url: str
+    key: str | None
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    @property
+    def base(self) -> str:
+        return self.url.removesuffix("/score")
+
+    def output(self) -> str:
+        return self.stdout.read_text()
+
+    def log(self) -> str:
+        return self.stderr.read_text()
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+
+def serve_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "AZUREML_", "TRACKING_DEMO_SERVING"))
+    }
+    return {**clean, **(extra or {})}
+
+
+def wait_ready(endpoint: RunningEndpoint, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if endpoint.process.poll() is not None:
+            raise AssertionError(f"serve exited {endpoint.process.returncode}: {endpoint.log()}")
+        try:
+            if requests.get(f"{endpoint.base}/ready", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"serve not ready after {timeout}s: {endpoint.log()}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """SIGTERM the whole group (uvicorn's graceful stop), SIGKILL what is left after timeout."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+    deadline = time.monotonic() + 5
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _group_alive(process.pid):
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"serve's process group {process.pid} outlived SIGTERM")
+
+
+@contextmanager
+def serving(
+    args: list[str],
+    tmp_path: Path,
+    key: str | None = "test-key",
+    env: dict[str, str] | None = None,
+    ready: bool = True,
+    generate_key: bool = False,
+) -> Iterator[RunningEndpoint]:
+    """`tracking-demo serve ARGS --port FREE [--key KEY | --no-auth]` until the block ends;
+    `generate_key` gives neither, so serve makes a key (read it from `output()`)."""
+    port = find_free_port()
+    auth = [] if generate_key else ["--key", key] if key else ["--no-auth"]
+    stdout, stderr = tmp_path / f"serve-{port}.out", tmp_path / f"serve-{port}.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tracking_demo", "serve", *args, "--port", str(port), *auth],
+            stdout=out,
+            stderr=err,
+            env=serve_env(env),
+            start_new_session=True,
+        )
+    endpoint = RunningEndpoint(f"http://127.0.0.1:{port}/score", key, process, stdout, stderr)
+    try:
+        if ready:
+            wait_ready(endpoint)
+        yield endpoint
+    finally:
+        stop(process)
