@@ -411,7 +411,7 @@ def _print_result(result: Any, session: Any) -> None:
 
 @cli.group()
 def models() -> None:
-    """The model registry: list, rank and download versions."""
+    """The model registry: list, rank, promote and download versions."""
 
 
 @models.command("download")
@@ -593,6 +593,9 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     click.echo(f"Open the MLflow UI:   {local.uri}")
     click.echo(f"Registered model:     {_registered_name(result)}")
     click.echo(f"Test accuracy:        {result.accuracy:.4f}")
+    if result.registered_version:
+        ref = f"{register_as}:{result.registered_version}"
+        click.echo(f"Serve it over HTTP:   tracking-demo serve {ref}")
     click.echo("Stop the server with: tracking-demo server stop")
 
 

@@ -6,8 +6,10 @@ import secrets
 from pathlib import Path
 
 import click
+from mlflow.exceptions import MlflowException
 
 from tracking_demo.cli_common import session_from_options, tracking_options
+from tracking_demo.errors import TrackingDemoError
 
 KEY_VARIABLE = "TRACKING_DEMO_SERVING_KEY"
 DEFAULT_PORT = 8000
@@ -173,7 +175,12 @@ def predict(
     if not run_id:
         click.echo("no run to compare with: the endpoint does not name one; pass --run-id")
         return
-    logged = _run_metric(run_id, data.run_metric, tracking_uri, workspace_config, experiment)
+    try:
+        logged = _run_metric(run_id, data.run_metric, tracking_uri, workspace_config, experiment)
+    except (TrackingDemoError, MlflowException) as error:
+        reason = error.message if isinstance(error, MlflowException) else str(error)
+        click.echo(f"cannot compare with run {run_id}: {reason}", err=True)
+        return
     if logged is None:
         click.echo(f"run {run_id} has no '{data.run_metric}' metric to compare with")
         return

