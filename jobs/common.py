@@ -227,3 +227,16 @@ def load_workspace(ref: WorkspaceRef, environ: Mapping[str, str] = os.environ) -
 def print_spec(spec: Mapping[str, Any]) -> None:
     """The dry-run's answer: the resolved spec as JSON on stdout, nothing else there."""
     click.echo(json.dumps(spec, indent=2, default=str))
+
+
+# Options the submitters that upload a snapshot and can run it here (`--local`) share.
+local_tracking_uri_option = click.option(
+    "--tracking-uri",
+    help="--local: the MLflow server [default: $MLFLOW_TRACKING_URI, else the local default].",
+)
+source_option = click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path("."),
+    help="Source folder to snapshot [default: the current folder].",
+)

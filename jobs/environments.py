@@ -27,6 +27,21 @@ REGISTRY_USERNAME_VARIABLE = "TRACKING_DEMO_REGISTRY_USERNAME"
 REGISTRY_PASSWORD_VARIABLE = "TRACKING_DEMO_REGISTRY_PASSWORD"
 # Dataset mounts go through FUSE; downloads do not need it.
 MOUNT_REQUIREMENTS = ("fusepy>=3.0.1,<4",)
+# A web service's image runs Azure ML's inference HTTP server (the serving part of
+# azureml-defaults) and loads models with these packages, pinned as the models were trained.
+SERVING_PACKAGE = "azureml-inference-server-http"
+SERVING_SERVER = f"{SERVING_PACKAGE}>=1.4,<2"
+SERVING_PINNED = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "skops",
+    "cloudpickle",
+    "tensorflow",
+    "keras",
+)
 _REGISTRY = re.compile(
     r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]+)?$|^localhost:[0-9]+$"
 )
@@ -122,15 +137,41 @@ def environment_version(requirements: list[str], base_image: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def curated_environment(requirements: list[str], gpu: bool, data_mode: str) -> Any:
-    """An Azure ML-built environment: its base image, Python pinned, the locked packages."""
+def serving_requirements(requirements: list[str]) -> list[str]:
+    """What a web service needs: the lock's pins of the packages the model and `score.py` load,
+    plus Azure ML's inference server. The whole lock plus `azureml-defaults` does not resolve:
+    azureml-defaults pulls azureml-dataset-runtime (numpy<2.3.3, pyarrow<21), while the models
+    were saved with the lock's numpy; the inference server alone resolves with these pins."""
+    wanted = {name: None for name in SERVING_PINNED}
+    for line in requirements:
+        name = re.split(r"[=<>~!; \[]", line, maxsplit=1)[0].strip().lower()
+        if name in wanted:
+            wanted[name] = line
+    missing = [name for name, line in wanted.items() if line is None]
+    if missing:
+        raise ConfigError(
+            f"the lock has no {', '.join(missing)}: a web service pins them as trained"
+        )
+    return [*(line for line in wanted.values() if line), SERVING_SERVER]
+
+
+def curated_environment(
+    requirements: list[str], gpu: bool, data_mode: str, serving: bool = False
+) -> Any:
+    """An Azure ML-built environment: its base image, Python pinned, the locked packages.
+
+    `serving` keeps what a web service loads and adds the inference server (`jobs.deploy`),
+    under its own name.
+    """
     from azureml.core import Environment
     from azureml.core.conda_dependencies import CondaDependencies
     from azureml.core.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
 
-    packages = [*requirements, *(MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
+    base = serving_requirements(requirements) if serving else requirements
+    packages = [*base, *(MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
     base_image = DEFAULT_GPU_IMAGE if gpu else DEFAULT_CPU_IMAGE
-    environment = Environment(f"{ENVIRONMENT_NAME}-{'gpu' if gpu else 'cpu'}")
+    purpose = "serving-" if serving else ""
+    environment = Environment(f"{ENVIRONMENT_NAME}-{purpose}{'gpu' if gpu else 'cpu'}")
     environment.version = environment_version(packages, base_image)
     environment.environment_variables.clear()  # the SDK's EXAMPLE_ENV_VAR; jobs set theirs
     dependencies = CondaDependencies.create(

@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracking_demo.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -63,6 +65,17 @@ def take(root: Path) -> Snapshot:
     return Snapshot(
         root, ignore_path, tuple(files), total, SNAPSHOT_MAX_SIZE_BYTES, SNAPSHOT_MAX_FILES
     )
+
+
+def take_within_limits(root: Path) -> Snapshot:
+    """The snapshot a submit uploads; one over Azure ML's limits stops it before any login."""
+    taken = take(root)
+    if taken.too_large:
+        raise ConfigError(
+            f"the snapshot of {root} is {taken.summary()['megabytes']} MB in "
+            f"{len(taken.files)} files, over Azure ML's limits: extend .amlignore"
+        )
+    return taken
 
 
 def copy_to(snapshot: Snapshot, target: Path) -> Path:

@@ -24,7 +24,9 @@ from jobs.common import (
     command,
     describe_auth,
     load_workspace,
+    local_tracking_uri_option,
     print_spec,
+    source_option,
     workspace_options,
     workspace_or_reason,
 )
@@ -214,12 +216,7 @@ def submit(
 
     from jobs.compute import is_gpu_vm_size
 
-    taken = snapshot.take(root)
-    if taken.too_large:
-        raise ConfigError(
-            f"the snapshot of {root} is {taken.summary()['megabytes']} MB in "
-            f"{len(taken.files)} files, over Azure ML's limits: extend .amlignore"
-        )
+    snapshot.take_within_limits(root)
     environment = build_environment(request, root, environ)
     workspace = load_workspace(ref, environ)
     target = ComputeTarget(workspace=workspace, name=request.compute)
@@ -364,16 +361,8 @@ def make_request(
     type=click.Path(path_type=Path),
     help="--local: the folder that stands in for the dataset's download/mount.",
 )
-@click.option(
-    "--tracking-uri",
-    help="--local: the MLflow server [default: $MLFLOW_TRACKING_URI, else the local default].",
-)
-@click.option(
-    "--source",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=Path("."),
-    help="Source folder to snapshot [default: the current folder].",
-)
+@local_tracking_uri_option
+@source_option
 @workspace_options
 def main(
     task: str,

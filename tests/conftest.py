@@ -17,7 +17,7 @@ import pytest
 
 from tracking_demo.data import mnist
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server import LocalServer, _group_alive, find_free_port
+from tracking_demo.server import LocalServer, find_free_port, group_alive
 from tracking_demo.tracking import TrackingSession, TrackingSettings
 
 
@@ -28,7 +28,7 @@ def _serve(data_dir: Path, azure_surface: bool = False) -> Iterator[LocalServer]
         yield server
     finally:
         server.stop(timeout=20)
-        assert not _group_alive(state.pid), f"server process group {state.pid} outlived stop()"
+        assert not group_alive(state.pid), f"server process group {state.pid} outlived stop()"
 
 
 @pytest.fixture(scope="session")

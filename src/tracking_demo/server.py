@@ -67,7 +67,7 @@ def find_free_port(host: str = DEFAULT_HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def _port_is_free(host: str, port: int) -> bool:
+def port_is_free(host: str, port: int) -> bool:
     """Free to listen on, as uvicorn binds (SO_REUSEADDR: a restart after a crash is allowed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,7 +85,7 @@ def use_wal_journal(db_path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -146,7 +146,7 @@ class LocalServer:
             return None
         except (ValueError, TypeError) as error:
             raise ServerError(f"state file '{self.state_path}' is unreadable: {error}") from error
-        return state if _group_alive(state.pid) else None
+        return state if group_alive(state.pid) else None
 
     def command(self) -> list[str]:
         """The `mlflow server` command line: sqlite backend, artifacts served by the server."""
@@ -181,7 +181,7 @@ class LocalServer:
         if running is not None and is_healthy(running.uri):
             logger.info("server for %s already running at %s", self.data_dir, running.uri)
             return running
-        if not _port_is_free(self.host, self.port):
+        if not port_is_free(self.host, self.port):
             what = "another MLflow server" if is_healthy(self.uri) else "another program"
             raise ServerError(
                 f"port {self.port} on {self.host} is already used by {what}; "
@@ -270,7 +270,7 @@ class LocalServer:
         while time.monotonic() < deadline:
             if self._process is not None and self._process.pid == pgid:
                 self._process.poll()  # reap our child so it stops counting as alive
-            if not _group_alive(pgid):
+            if not group_alive(pgid):
                 return True
             time.sleep(0.1)
         return False

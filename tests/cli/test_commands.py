@@ -19,7 +19,7 @@ from tracking_demo.cli import cli
 from tracking_demo.data import mnist
 from tracking_demo.data.download import RemoteFile
 from tracking_demo.data.idx import write_idx
-from tracking_demo.server import LocalServer, _group_alive, find_free_port
+from tracking_demo.server import LocalServer, find_free_port, group_alive
 
 if TYPE_CHECKING:
     from conftest import LoopbackMirror
@@ -170,7 +170,7 @@ def test_server_start_status_stop_leaves_no_process(tmp_path: Path) -> None:
     finally:
         stopped = run_cli("server", "stop", "--data-dir", str(data_dir))
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert not _group_alive(state.pid)
+    assert not group_alive(state.pid)
     after = run_cli("server", "status", "--data-dir", str(data_dir))
     assert after.returncode == 1 and "no MLflow server running" in after.stdout
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tracking_demo.server import LocalServer, _group_alive, find_free_port
+from tracking_demo.server import LocalServer, find_free_port, group_alive
 
 pytestmark = [pytest.mark.image, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -133,7 +133,7 @@ def server(tmp_path: Path) -> Iterator[LocalServer]:
         yield server
     finally:
         server.stop(timeout=20)
-        assert not _group_alive(state.pid), f"server process group {state.pid} outlived stop()"
+        assert not group_alive(state.pid), f"server process group {state.pid} outlived stop()"
 
 
 def _run(root: Path, image: str, *command: str) -> str:

@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
 from tracking_demo.run_logger import LoggerOptions, TrackingRejectedError
-from tracking_demo.server import LocalServer, _group_alive, find_free_port
+from tracking_demo.server import LocalServer, find_free_port, group_alive
 from tracking_demo.sync import SKIPPED_TAG, sync_run
 from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
 from tracking_demo.wal import RunDir, RunMeta, WalFile, read_wal
@@ -63,10 +63,10 @@ class BreakableServer:
         os.killpg(self.pid, signal.SIGCONT)
 
     def close(self) -> None:
-        if _group_alive(self.pid):
+        if group_alive(self.pid):
             os.killpg(self.pid, signal.SIGCONT)
         self.local.stop(timeout=20)
-        assert not _group_alive(self.pid)
+        assert not group_alive(self.pid)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tracking_demo.server import _group_alive, find_free_port
+from tracking_demo.server import find_free_port, group_alive
 
 
 @dataclass
@@ -72,9 +72,9 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(5)
     deadline = time.monotonic() + 5
-    while _group_alive(process.pid) and time.monotonic() < deadline:
+    while group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _group_alive(process.pid):
+    if group_alive(process.pid):
         os.killpg(process.pid, signal.SIGKILL)
         raise AssertionError(f"serve's process group {process.pid} outlived SIGTERM")
 

@@ -1,0 +1,633 @@
+"""`python -m jobs.deploy`: user errors, the dry-run spec, the deploy path with the workspace faked
+at the SDK's edge, the entry script's error answers, and `--local` against a real MLflow server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azureml.core
+import azureml.core.webservice
+import pytest
+import requests
+from azureml.exceptions import WebserviceException
+from click.testing import CliRunner, Result
+from jobs_cli import ROOT, assert_refused, run_module
+from mlflow.tracking import MlflowClient
+
+from jobs import deploy as deploy_module
+from jobs import environments, score_entry, snapshot
+from tracking_demo.errors import ConfigError
+from tracking_demo.server import LocalServer, find_free_port
+from tracking_demo.serving.payload import RequestError
+from tracking_demo.tasks.moons import MoonsOptions, train
+
+SECRET_KEYS = ("primary-key-never-printed-unasked", "secondary-key-never-printed-unasked")
+SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(deploy_module.main, ["--source", str(ROOT), *args], env=env or {})
+
+
+def pip_packages(spec: dict[str, Any]) -> list[str]:
+    dependencies = spec["environment"]["python"]["condaDependencies"]["dependencies"]
+    return next(item["pip"] for item in dependencies if isinstance(item, dict))
+
+
+# --- user errors and the dry-run -----------------------------------------------------------
+
+
+def test_help_names_the_ways_to_pick_a_model() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    for option in ("--best-by", "--service-name", "--local", "--check", "--delete", "--dry-run"):
+        assert option in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give MODEL"),
+        (["moons-rf"], "model 'moons-rf' names no version: give NAME:VERSION"),
+        (["moons@@x"], "model reference 'moons@@x' is not NAME:VERSION"),
+        (["runs:/abc/model"], "is not a registered model version"),
+        (["moons-rf:1", "--best-by", "accuracy"], "give the bare model NAME, not 'moons-rf:1'"),
+        (["moons-rf:1", "--mode", "min"], "--mode needs --best-by"),
+        (["moons-rf:1", "--service-name", "Moons_RF"], "service name 'Moons_RF' is not valid"),
+        (["moons-rf:1", "--service-name", "ab"], "service name 'ab' is not valid"),
+        (["moons-rf:1", "--service-name", "a" * 33], "is not valid"),
+        (["moons-rf:1", "--service-name", "svc-"], "is not valid"),
+        (["moons-rf:1", "--environment", "image"], "--environment image needs --image"),
+        (
+            ["moons-rf:1", "--environment", "image", "--image", "myacr.azurecr.io/td"],
+            "has no tag",
+        ),
+        (["moons-rf:1", "--image", "myacr.azurecr.io/td:1"], "--image is only used with"),
+        (["moons-rf:1", "--tag", "team"], "--tag 'team' is not KEY=VALUE"),
+        (["moons-rf:1", "--no-auth", "--show-keys"], "--show-keys with --no-auth"),
+        (["moons-rf:1", "--check"], "--check is for --local"),
+        (["moons-rf:1", "--tracking-uri", "http://x"], "--tracking-uri is for --local"),
+        (["moons-rf:1", "--local", "--dry-run"], "--dry-run and --local"),
+        (["--delete"], "--delete needs --service-name"),
+        (["moons-rf:1", "--delete", "--service-name", "moons-rf"], "--delete takes no MODEL"),
+        (["--delete", "--service-name", "svc", "--local"], "it has no --local"),
+    ],
+)
+@pytest.mark.usefixtures("no_network")
+def test_bad_input_is_one_line_before_any_login(args: list[str], message: str) -> None:
+    """Without --dry-run too: every one of these is refused before the workspace is needed."""
+    assert_refused(invoke(*args), message)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_a_busy_local_port_is_refused_before_the_registry(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = invoke("moons-rf:1", "--local", "--port", str(port))
+    assert_refused(result, f"port {port} on 127.0.0.1 is in use")
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    result = invoke(
+        "moons-rf:3",
+        "--service-name",
+        "moons-svc",
+        "--cpu-cores",
+        "0.5",
+        "--memory-gb",
+        "2",
+        "--tag",
+        "team=ml",
+        "--tag",
+        "stage=test",
+        "--description",
+        "two moons",
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_dry_run_shows_the_entry_script_and_the_aci_configuration(spec: dict[str, Any]) -> None:
+    assert spec["action"] == "deploy"
+    assert spec["service_name"] == "moons-svc"
+    assert spec["model"] == {"ref": "moons-rf:3", "name": "moons-rf", "version": "3"}
+    assert spec["inference_config"]["entry_script"] == "jobs/score_entry.py"
+    assert spec["inference_config"]["source_directory"] == str(ROOT)
+    assert spec["deployment_config"] == {
+        "compute_type": "ACI",
+        "cpu_cores": 0.5,
+        "memory_gb": 2.0,
+        "auth_enabled": True,
+        "tags": {"team": "ml", "stage": "test"},
+        "description": "two moons",
+    }
+    assert spec["overwrite"] is False and spec["wait"] is True and spec["show_keys"] is False
+    assert spec["snapshot"]["within_limits"] is True
+
+
+def test_dry_run_environment_pins_what_serving_loads_plus_the_inference_server(
+    spec: dict[str, Any],
+) -> None:
+    packages = pip_packages(spec)
+    assert environments.SERVING_SERVER in packages
+    names = {re.split(r"[=<>; ]", line, maxsplit=1)[0] for line in packages}
+    assert {"mlflow", "numpy", "scikit-learn", "skops", "tensorflow", "keras"} <= names
+    assert (
+        not {"azureml-core", "azureml-dataprep", "azureml-defaults"} & names
+    ), "azureml-defaults (via azureml-dataset-runtime) does not resolve with the lock's numpy"
+    locked = set(environments.locked_requirements(ROOT, False, os.environ))
+    assert all(line in locked for line in packages if line != environments.SERVING_SERVER)
+    environment = spec["environment"]
+    assert environment["name"] == "tracking-demo-serving-cpu"
+    assert environment["version"] == environments.environment_version(
+        packages, environment["docker"]["baseImage"]
+    )
+    assert spec["inference_config"]["environment"] == (
+        f"tracking-demo-serving-cpu:{environment['version']}"
+    )
+
+
+def test_serving_environment_leaves_the_training_one_as_it_was() -> None:
+    lock = [f"{name}==1.0" for name in environments.SERVING_PINNED] + ["azureml-core==1.61.0"]
+    training = environments.curated_environment(lock, False, "download")
+    serving = environments.curated_environment(lock, False, "download", serving=True)
+    assert training.name == "tracking-demo-cpu"
+    assert list(training.python.conda_dependencies.pip_packages) == lock
+    served = list(serving.python.conda_dependencies.pip_packages)
+    assert served == [*lock[:-1], environments.SERVING_SERVER]
+    assert serving.version != training.version
+    with pytest.raises(ConfigError, match="the lock has no skops"):
+        environments.serving_requirements([line for line in lock if "skops" not in line])
+
+
+def test_dry_run_shows_a_best_by_model_as_asked_not_resolved() -> None:
+    result = invoke("MNIST_CNN", "--best-by", "val_accuracy", "--no-auth", "--dry-run")
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.stdout)
+    assert spec["model"] == {
+        "ref": "MNIST_CNN",
+        "name": "MNIST_CNN",
+        "best_by": "val_accuracy",
+        "mode": "max",
+    }
+    assert spec["service_name"] == "mnist-cnn", "derived from the model name"
+    assert spec["deployment_config"]["auth_enabled"] is False
+
+
+def test_dry_run_with_the_custom_image() -> None:
+    result = invoke(
+        "moons-rf@champion",
+        "--environment",
+        "image",
+        "--image",
+        "myacr.azurecr.io/tracking-demo:7",
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.stdout)
+    assert spec["model"]["alias"] == "champion"
+    assert spec["environment"]["docker"]["baseImage"] == "myacr.azurecr.io/tracking-demo:7"
+    assert spec["environment"]["python"]["userManagedDependencies"] is True
+    assert any(environments.SERVING_PACKAGE in note for note in spec["note"])
+
+
+def test_delete_dry_run_names_the_service() -> None:
+    result = invoke("--delete", "--service-name", "moons-svc", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["action"] == "delete"
+
+
+def test_uploaded_source_is_the_job_snapshot_plus_the_entry_script(tmp_path: Path) -> None:
+    source = deploy_module.stage_source(snapshot.take(ROOT), tmp_path)
+    assert source.name == deploy_module.UPLOAD_NAME
+    assert (source / "jobs" / "score_entry.py").read_text() == Path(
+        score_entry.__file__
+    ).read_text()
+    assert (source / "src" / "tracking_demo" / "serving" / "score.py").is_file()
+    assert not (source / "tests").exists() and not (source / ".venv").exists()
+    assert not (source / "jobs" / "deploy.py").exists(), "only the entry script of jobs/"
+
+
+@pytest.mark.parametrize(
+    ("model_name", "expected"),
+    [("moons-rf", "moons-rf"), ("MNIST_CNN", "mnist-cnn"), ("7up", "model-7up"), ("x", "x-svc")],
+)
+def test_default_service_names_follow_azure_rules(model_name: str, expected: str) -> None:
+    name = deploy_module.default_service_name(model_name)
+    assert name == expected
+    assert deploy_module.check_service_name(name) == name
+
+
+def test_a_long_model_name_gives_a_service_name_of_32_characters() -> None:
+    name = deploy_module.default_service_name("A_Very_Long_Model_Name-" * 3)
+    assert name == "a-very-long-model-name-a-very-lo"
+    assert deploy_module.check_service_name(name) == name
+
+
+# --- the entry script Azure ML runs --------------------------------------------------------
+
+
+class FakeAMLResponse:
+    """Like the inference server's AMLResponse: with json_str it serializes the message."""
+
+    def __init__(self, message: Any, status_code: int, json_str: bool = False) -> None:
+        self.body = json.dumps(message) if json_str else message
+        self.status_code = status_code
+
+
+SERVER_RESPONSE_MODULES = (
+    "azureml_inference_server_http.api.aml_response",  # the package (1.5.1)
+    "azureml.contrib.services.aml_response",  # the alias it installs while it runs
+)
+
+
+@pytest.fixture(params=SERVER_RESPONSE_MODULES)
+def aml_response(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The AMLResponse azureml-inference-server-http provides, under either import path."""
+    for name in SERVER_RESPONSE_MODULES:
+        monkeypatch.setitem(sys.modules, name, None)
+    module = types.ModuleType(request.param)
+    module.AMLResponse = FakeAMLResponse  # type: ignore[attr-defined]
+    parts = request.param.split(".")
+    for depth in range(1, len(parts)):
+        parent = ".".join(parts[:depth])
+        existing = sys.modules.get(parent)
+        monkeypatch.setitem(sys.modules, parent, existing or types.ModuleType(parent))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+
+def refuse(raw: Any) -> Any:
+    raise RequestError(422, '"data" is empty', "at least one example")
+
+
+def test_entry_script_turns_a_client_error_into_its_status(
+    monkeypatch: pytest.MonkeyPatch, aml_response: None
+) -> None:
+    monkeypatch.setattr(score_entry.score, "run", refuse)
+    response = score_entry.run('{"data": []}')
+    assert isinstance(response, FakeAMLResponse)
+    assert response.status_code == 422
+    assert json.loads(response.body) == {
+        "error": '"data" is empty',
+        "status": 422,
+        "expected": "at least one example",
+    }, "one JSON object, not a JSON string holding one"
+
+
+def test_entry_script_without_the_inference_server_returns_the_error_body(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(score_entry.score, "run", refuse)
+    for name in SERVER_RESPONSE_MODULES:
+        monkeypatch.setitem(sys.modules, name, None)
+    assert score_entry.run("{}") == {
+        "error": '"data" is empty',
+        "status": 422,
+        "expected": "at least one example",
+    }
+
+
+def test_entry_script_passes_answers_and_init_through(
+    monkeypatch: pytest.MonkeyPatch, aml_response: None
+) -> None:
+    calls: list[Any] = []
+    monkeypatch.setattr(score_entry.score, "init", lambda: calls.append("init"))
+    monkeypatch.setattr(score_entry.score, "run", lambda raw: calls.append(raw) or [1, 0])
+    score_entry.init()
+    assert score_entry.run('{"data": [[0, 1], [1, 0]]}') == [1, 0]
+    assert calls == ["init", '{"data": [[0, 1], [1, 0]]}']
+
+
+# --- the deploy path, with the workspace faked at the SDK's edge ----------------------------
+
+
+@dataclass
+class FakeService:
+    name: str
+    state: str = "Healthy"
+    wait_error: str | None = None
+    waited: bool = False
+    keys_asked: bool = False
+    deleted: bool = False
+    scoring_uri: str = "http://svc.azurecontainer.io/score"
+    swagger_uri: str = "http://svc.azurecontainer.io/swagger.json"
+
+    def wait_for_deployment(self, show_output: bool = False) -> None:
+        self.waited = True
+        if self.wait_error:
+            raise WebserviceException(self.wait_error)
+
+    def get_logs(self) -> str:
+        return "Traceback in init(): no MLflow model under /var/azureml-app/azureml-models"
+
+    def get_keys(self) -> tuple[str, str]:
+        self.keys_asked = True
+        return SECRET_KEYS
+
+    def delete(self) -> None:
+        self.deleted = True
+
+
+@dataclass
+class FakeWorkspace:
+    tracking_uri: str = "http://unused"
+    models: list[tuple[str, int]] = field(default_factory=list)
+    deployed: list[dict[str, Any]] = field(default_factory=list)
+    service: FakeService = field(default_factory=lambda: FakeService("svc"))
+    webservices: list[str] = field(default_factory=list)
+
+    def get_mlflow_tracking_uri(self) -> str:
+        return self.tracking_uri
+
+
+@pytest.fixture
+def workspace(monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
+    state = FakeWorkspace()
+
+    class Model:
+        def __init__(self, ws: Any, name: str, version: int) -> None:
+            assert ws is state
+            self.name, self.version = name, version
+            state.models.append((name, version))
+
+        @staticmethod
+        def deploy(
+            ws: Any,
+            name: str,
+            models: list[Any],
+            inference_config: Any,
+            deployment_config: Any,
+            overwrite: bool = False,
+        ) -> FakeService:
+            source = Path(inference_config.source_directory)
+            state.deployed.append(
+                {
+                    "name": name,
+                    "models": [(m.name, m.version) for m in models],
+                    "entry_script": inference_config.entry_script,
+                    "entry_script_uploaded": (source / inference_config.entry_script).is_file(),
+                    "score_uploaded": (source / "src/tracking_demo/serving/score.py").is_file(),
+                    "environment": inference_config.environment.name,
+                    "cpu": deployment_config.cpu_cores,
+                    "memory": deployment_config.memory_gb,
+                    "auth": deployment_config.auth_enabled,
+                    "tags": deployment_config.tags,
+                    "overwrite": overwrite,
+                }
+            )
+            state.service.name = name
+            return state.service
+
+    class Webservice:
+        def __init__(self, ws: Any, name: str) -> None:
+            assert ws is state
+            state.webservices.append(name)
+            state.service.name = name
+
+        def delete(self) -> None:
+            state.service.delete()
+
+    monkeypatch.setattr(deploy_module, "load_workspace", lambda ref, environ=None: state)
+    monkeypatch.setattr(azureml.core, "Model", Model)
+    monkeypatch.setattr(azureml.core.webservice, "Webservice", Webservice)
+    return state
+
+
+@pytest.mark.usefixtures("no_network")
+def test_deploy_sends_the_version_the_entry_script_and_the_aci_config(
+    workspace: FakeWorkspace,
+) -> None:
+    result = invoke("Moons_RF:3", "--overwrite", "--tag", "team=ml", "--cpu-cores", "2")
+    assert result.exit_code == 0, result.output
+    assert workspace.models == [("Moons_RF", 3)]
+    (deployed,) = workspace.deployed
+    assert deployed == {
+        "name": "moons-rf",
+        "models": [("Moons_RF", 3)],
+        "entry_script": "jobs/score_entry.py",
+        "entry_script_uploaded": True,
+        "score_uploaded": True,
+        "environment": "tracking-demo-serving-cpu",
+        "cpu": 2.0,
+        "memory": 1.0,
+        "auth": True,
+        "tags": {"team": "ml"},
+        "overwrite": True,
+    }
+    assert workspace.service.waited
+    answer = json.loads(result.stdout)
+    assert answer["state"] == "Healthy"
+    assert answer["scoring_uri"] == workspace.service.scoring_uri
+    assert "keys" not in answer and not workspace.service.keys_asked
+    assert not any(key in result.output for key in SECRET_KEYS)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_deploy_without_overwrite_or_wait(workspace: FakeWorkspace) -> None:
+    result = invoke("moons-rf:1", "--no-wait", "--no-auth", "--service-name", "moons-a")
+    assert result.exit_code == 0, result.output
+    assert workspace.deployed[0]["overwrite"] is False
+    assert workspace.deployed[0]["auth"] is False
+    assert not workspace.service.waited
+
+
+@pytest.mark.usefixtures("no_network")
+def test_keys_are_printed_only_when_asked(workspace: FakeWorkspace) -> None:
+    result = invoke("moons-rf:1", "--show-keys")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["keys"] == {
+        "primary": SECRET_KEYS[0],
+        "secondary": SECRET_KEYS[1],
+    }
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize(
+    ("state", "wait_error"),
+    [
+        ("Unhealthy", "Service deployment polling reached non-successful terminal state"),
+        ("Transitioning", None),
+    ],
+)
+def test_a_failed_deployment_prints_the_service_logs_and_exits_1(
+    workspace: FakeWorkspace, state: str, wait_error: str | None
+) -> None:
+    workspace.service = FakeService("svc", state=state, wait_error=wait_error)
+    result = invoke("moons-rf:1", "--show-keys")
+    assert result.exit_code == 1, result.output
+    assert "no MLflow model under /var/azureml-app/azureml-models" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: service 'moons-rf' ended {state}"), last
+    if wait_error:
+        assert wait_error in last
+    assert not workspace.service.keys_asked
+    assert not any(key in result.output for key in SECRET_KEYS)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_delete_removes_the_named_service(workspace: FakeWorkspace) -> None:
+    result = invoke("--delete", "--service-name", "moons-svc")
+    assert result.exit_code == 0, result.output
+    assert workspace.webservices == ["moons-svc"]
+    assert workspace.service.deleted
+    assert workspace.deployed == []
+
+
+@pytest.mark.integration
+def test_best_by_deploys_the_best_version_in_the_workspace_registry(
+    workspace: FakeWorkspace, mlflow_server: LocalServer
+) -> None:
+    """The workspace's MLflow registry is played by the real local server."""
+    workspace.tracking_uri = mlflow_server.uri
+    client = MlflowClient(mlflow_server.uri, registry_uri=mlflow_server.uri)
+    name = "deploy-best-by"
+    experiment_id = client.create_experiment("deploy-best-by")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.set_terminated(run_id)
+    client.create_registered_model(name)
+    for accuracy in ("0.91", "0.97", "0.93"):
+        client.create_model_version(
+            name, f"runs:/{run_id}/model", run_id=run_id, tags={"accuracy": accuracy}
+        )
+    result = invoke(name, "--best-by", "accuracy", "--service-name", "best-svc")
+    assert result.exit_code == 0, result.output
+    assert workspace.models == [(name, 2)]
+    assert "best version of deploy-best-by by accuracy (max): 2" in result.stderr
+    result = invoke(name, "--best-by", "accuracy", "--mode", "min", "--service-name", "best-svc")
+    assert result.exit_code == 0, result.output
+    assert workspace.models[-1] == (name, 1)
+
+
+# --- --local: the model as the container sees it, served here ------------------------------
+
+
+def _endpoint_pids(port: int) -> list[int]:
+    """`tracking_demo serve` processes on `port` (Linux /proc), whoever started them."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            parts = cmdline.read_bytes().split(b"\0")
+            if b"serve" in parts and str(port).encode() in parts and b"tracking_demo" in parts:
+                pids.append(int(cmdline.parent.name))
+    return pids
+
+
+@contextlib.contextmanager
+def no_endpoint_left(port: int) -> Iterator[None]:
+    """Whatever happens in the test, no endpoint on `port` outlives it (and that is checked)."""
+    try:
+        yield
+    finally:
+        left = _endpoint_pids(port)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        assert not left, f"local endpoint processes {left} outlived the deploy command"
+
+
+@pytest.fixture(scope="module")
+def moons_version(
+    mlflow_server: LocalServer, moons_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """A small moons model, registered; its write-ahead logs stay out of the working tree."""
+    from tracking_demo.tracking import TrackingSession, TrackingSettings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRACKING_DEMO_RUNS_DIR", str(tmp_path_factory.mktemp("deploy-runs")))
+        session = TrackingSession(
+            TrackingSettings(uri=mlflow_server.uri, experiment="deploy-local")
+        )
+        options = MoonsOptions(moons_dir, grid=SMALL_GRID, cv_folds=2, register_as="moons-deploy")
+        result = train(options, session)
+    assert result.registered_version is not None
+    return "moons-deploy", str(result.registered_version)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_local_check_serves_the_registered_model_and_stops(
+    monkeypatch: pytest.MonkeyPatch, mlflow_server: LocalServer, moons_version: tuple[str, str]
+) -> None:
+    name, version = moons_version
+    port = find_free_port()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    with no_endpoint_left(port):
+        finished = run_module(
+            "deploy", f"{name}:{version}", "--local", "--check", "--port", str(port)
+        )
+    assert finished.returncode == 0, finished.stderr
+    answer = json.loads(finished.stdout)
+    assert answer["model"] == f"{name}:{version}"
+    assert answer["scoring_uri"] == f"http://127.0.0.1:{port}/score"
+    (row,) = answer["request"]["data"]
+    assert set(row) == {"x1", "x2"}, "one example of the model's own input_example"
+    assert isinstance(answer["response"], list) and len(answer["response"]) == 1
+    assert answer["response"][0] in (0, 1)
+    assert "AZUREML_MODEL_DIR=" in finished.stderr
+    assert f"azureml-models/{name}/{version}" in finished.stderr
+    assert not deploy_module.group_alive(answer["server_pid"])
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_local_serves_with_a_key_until_interrupted(
+    mlflow_server: LocalServer, moons_version: tuple[str, str]
+) -> None:
+    name, _ = moons_version
+    port = find_free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    with no_endpoint_left(port):
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "jobs.deploy", name, "--best-by", "accuracy"),
+                *("--local", "--port", str(port)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            uri_line = process.stdout.readline()
+            key_line = process.stdout.readline()
+            assert uri_line.startswith(f"Scoring URI: http://127.0.0.1:{port}/score"), uri_line
+            assert key_line.startswith("Key: "), key_line
+            key = key_line.split()[1]
+            body = {"data": [[1.0, -0.4]]}
+            url = f"http://127.0.0.1:{port}/score"
+            assert requests.post(url, json=body, timeout=30).status_code == 401
+            scored = requests.post(
+                url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            )
+            assert scored.status_code == 200 and scored.json()[0] in (0, 1)
+            time.sleep(0.2)
+            assert process.poll() is None, "keeps serving until Ctrl-C"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
