@@ -84,6 +84,7 @@ BAD_REQUESTS: dict[str, tuple[object, InputSpec, int, str]] = {
     "features": ({"data": [[1.0, 2.0, 3.0]]}, MOONS, 422, "has 3 values, the model takes 2"),
     "missing-column": ({"data": [{"x1": 1.0}]}, MOONS, 422, "lacks ['x2']"),
     "extra-column": ({"data": [{"x1": 1, "x2": 2, "x3": 3}]}, MOONS, 422, "unknown keys ['x3']"),
+    "mixed-rows": ({"data": [[1.0, 2.0], {"x1": 1.0, "x2": 2.0}]}, MOONS, 422, "mixes rows"),
     "column-type": ({"data": [["a", 1.0]]}, MOONS, 422, '"data.x1" contains strings'),
     "split-columns": (
         {"dataframe_split": {"columns": ["x1"], "data": [[1.0]]}},

@@ -223,7 +223,10 @@ def _columns_from_payload(payload: Any, spec: InputSpec, key: str) -> pd.DataFra
         raise RequestError(422, f'"{key}" is a {type(payload).__name__}', spec.describe())
     if all(isinstance(item, dict) for item in payload):
         return _from_records(payload, spec, key)
-    rows = payload if all(isinstance(item, list) for item in payload) else [payload]
+    nested = [isinstance(item, list | dict) for item in payload]
+    if any(nested) and not all(isinstance(item, list) for item in payload):
+        raise RequestError(422, f'"{key}" mixes rows, objects and single values', spec.describe())
+    rows = payload if all(nested) else [payload]
     for index, row in enumerate(rows):
         if len(row) != spec.n_features:
             raise RequestError(
