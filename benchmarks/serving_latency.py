@@ -39,7 +39,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,8 @@ from typing import Any
 
 import numpy as np
 import requests
+
+from tracking_demo.server import find_free_port, stop_process_group
 
 GOAL_ROWS, GOAL_RATE, GOAL_P99_MS = 1, 50.0, 25.0
 GOAL = f"p99 < {GOAL_P99_MS:g} ms for {GOAL_ROWS} MNIST image at {GOAL_RATE:g} req/s"
@@ -202,12 +203,6 @@ def model_description(model_dir: Path) -> str:
 # --- the servers -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _tool(name: str) -> str:
     return str(BIN / name) if (BIN / name).exists() else name
 
@@ -253,30 +248,12 @@ class Endpoint:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the process group, wait, then SIGKILL whatever is left of it."""
-        if self.process is None:
-            return
-        pgid = self.process.pid
-        for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                self.process.poll()  # reap the leader, or its zombie keeps the group alive
-                try:
-                    os.killpg(pgid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.1)
-            else:
-                continue
-            break
-        self.process.poll()
+        if self.process is not None:
+            stop_process_group(self.process.pid, timeout, self.process)
 
 
 def make_endpoints(model_dir: Path, logs: Path) -> list[Endpoint]:
-    ours_port, mlflow_port = _free_port(), _free_port()
+    ours_port, mlflow_port = find_free_port(), find_free_port()
     ours = f"http://127.0.0.1:{ours_port}"
     theirs = f"http://127.0.0.1:{mlflow_port}"
     return [

@@ -40,7 +40,7 @@ from jobs.common import (
     workspace_or_reason,
 )
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.server import group_alive, port_is_free
+from tracking_demo.server import port_is_free, stop_process_group
 
 ENTRY_SCRIPT = "jobs/score_entry.py"
 # The uploaded source folder's name: Azure ML puts it at /var/azureml-app/<name>.
@@ -53,7 +53,6 @@ STOP_TIMEOUT_S = 15.0
 # Azure's own rule (webservice_name_validation), checked here before any login.
 _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _NAME = re.compile(r"^[^:@/]+$")
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w\-]+))$")
 
 
 class DeployFailedError(TrackingDemoError):
@@ -118,14 +117,13 @@ def parse_target(model: str, best_by: str | None, mode: str | None) -> ModelTarg
         )
     from tracking_demo import registry
 
-    uri = registry.model_uri_from_ref(text)
-    match = _MODELS_URI.match(uri)
-    if not match:
+    ref = registry.parse_version_uri(registry.model_uri_from_ref(text))
+    if ref is None:
         raise ConfigError(
             f"model '{model}' is not a registered model version (NAME:VERSION, NAME@ALIAS or "
             "models:/NAME/VERSION): a web service deploys from the registry"
         )
-    return ModelTarget(text, match["name"], version=match["version"], alias=match["alias"])
+    return ModelTarget(text, ref.name, version=ref.version, alias=ref.alias)
 
 
 def default_service_name(model_name: str) -> str:
@@ -446,26 +444,8 @@ class LocalEndpoint:
 
     def stop(self) -> None:
         """SIGTERM the whole group, then SIGKILL what is left; reap the child."""
-        if self.process is None:
-            return
-        pgid = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        if not self._gone(pgid, STOP_TIMEOUT_S):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            if not self._gone(pgid, 5.0):
-                raise DeployFailedError(f"local endpoint processes (group {pgid}) survived SIGKILL")
-
-    def _gone(self, pgid: int, timeout: float) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.process.poll()
-            if not group_alive(pgid):
-                return True
-            time.sleep(0.1)
-        return False
+        if self.process is not None:
+            stop_process_group(self.process.pid, STOP_TIMEOUT_S, self.process)
 
 
 def _forward_log(stream: IO[bytes]) -> None:
@@ -682,11 +662,7 @@ def main(
         )
     if show_keys and no_auth:
         raise ConfigError("--show-keys with --no-auth: a service without auth has no keys")
-    if environment == "image" and not image:
-        raise ConfigError("--environment image needs --image REGISTRY/NAME:TAG")
-    if environment == "curated" and image:
-        raise ConfigError("--image is only used with --environment image")
-    image_ref = environments.parse_image(image) if image else None
+    image_ref = environments.environment_image(environment, image)
     if delete:
         if local:
             raise ConfigError("--delete removes a service in the workspace; it has no --local")

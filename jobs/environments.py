@@ -60,6 +60,15 @@ class ImageRef:
     digest: str | None
 
 
+def environment_image(environment: str, image: str | None) -> ImageRef | None:
+    """`--environment` and `--image` together: the image is needed with, and only with, `image`."""
+    if environment == "image" and not image:
+        raise ConfigError("--environment image needs --image REGISTRY/NAME:TAG")
+    if environment == "curated" and image:
+        raise ConfigError("--image is only used with --environment image")
+    return parse_image(image) if image else None
+
+
 def parse_image(reference: str) -> ImageRef:
     """An image a job can pin: a tag or a digest is required, `latest` drifts but is allowed."""
     text = reference.strip()

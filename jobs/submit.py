@@ -297,11 +297,7 @@ def make_request(
 ) -> JobRequest:
     """Options → a checked JobRequest: every rule that needs no network is applied here."""
     check_task(task, task_args)
-    if environment == "image" and not image:
-        raise ConfigError("--environment image needs --image REGISTRY/NAME:TAG")
-    if environment == "curated" and image:
-        raise ConfigError("--image is only used with --environment image")
-    image_ref = environments.parse_image(image) if image else None
+    image_ref = environments.environment_image(environment, image)
     name, version = parse_dataset(dataset) if dataset else (None, "latest")
     return JobRequest(
         task=task,

@@ -208,8 +208,11 @@ def _save_digit(pixels: object, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from tracking_demo.data.mnist import IMAGE_SIDE
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    plt.imsave(path, np.asarray(pixels).reshape(28, 28), cmap="gray", vmin=0.0, vmax=1.0)
+    digit = np.asarray(pixels).reshape(IMAGE_SIDE, IMAGE_SIDE)
+    plt.imsave(path, digit, cmap="gray", vmin=0.0, vmax=1.0)
 
 
 @click.command("promote")

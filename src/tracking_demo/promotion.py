@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.tracking import MlflowClient
 
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError, TrackingDemoError
@@ -51,14 +52,14 @@ class PromotionResult:
         return sign * (self.candidate_value - self.champion_value)
 
 
-def model_kind(client: object, version: ModelVersion, given: str | None) -> str:
+def model_kind(client: MlflowClient, version: ModelVersion, given: str | None) -> str:
     """`--model-kind`, else the kind of the task that registered the version (its `task` tag,
     or its run's `tracking_demo.task` tag)."""
     if given:
         return given
     kind = examples_io.kind_of_task(version.tags.get("task"))
     if kind is None and version.run_id:
-        run = client.get_run(version.run_id)  # type: ignore[attr-defined]
+        run = client.get_run(version.run_id)
         kind = examples_io.kind_of_task(run.data.tags.get("tracking_demo.task"))
     if kind is None:
         raise ConfigError(

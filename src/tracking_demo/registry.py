@@ -163,19 +163,33 @@ def download(ref: str, out_dir: Path) -> Path:
 CHAMPION = "champion"
 
 
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w\-]+))$")
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A registered version named by number or by alias."""
+
+    name: str
+    version: str | None
+    alias: str | None
+
+
+def parse_version_uri(uri: str) -> VersionRef | None:
+    """`models:/NAME/VERSION` or `models:/NAME@ALIAS`; None for anything else."""
+    match = _MODELS_URI.match(uri)
+    return VersionRef(match["name"], match["version"], match["alias"]) if match else None
+
+
 def resolve_version(client: MlflowClient, uri: str) -> ModelVersion | None:
     """The registry version a `models:/` URI names (by number or alias); None for `runs:/`."""
-    if not uri.startswith("models:/"):
+    ref = parse_version_uri(uri)
+    if ref is None:
         return None
-    rest = uri.removeprefix("models:/")
     try:
-        if "@" in rest:
-            name, alias = rest.split("@", 1)
-            return client.get_model_version_by_alias(name, alias)
-        name, _, version = rest.partition("/")
-        if not version.isdigit():
-            return None
-        return client.get_model_version(name, version)
+        if ref.alias:
+            return client.get_model_version_by_alias(ref.name, ref.alias)
+        return client.get_model_version(ref.name, ref.version)
     except MlflowException as error:
         raise ConfigError(f"no model version at {uri}: {error.message}") from error
 

@@ -95,6 +95,35 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def stop_process_group(
+    pgid: int, timeout: float, child: subprocess.Popen[bytes] | None = None
+) -> bool:
+    """SIGTERM the group, wait, then SIGKILL what is left; False when SIGKILL was needed.
+
+    `child`, the group's leader when we started it, is reaped while waiting: its zombie would
+    keep the group alive. A group that survives SIGKILL is a ServerError."""
+
+    def gone_within(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if child is not None:
+                child.poll()
+            if not group_alive(pgid):
+                return True
+            time.sleep(0.1)
+        return False
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    if gone_within(timeout):
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    if not gone_within(5.0):
+        raise ServerError(f"processes of group {pgid} survived SIGKILL")
+    return False
+
+
 def _ensure_writable(data_dir: Path) -> None:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -255,22 +284,6 @@ class LocalServer:
         return True
 
     def _stop_group(self, pgid: int, timeout: float) -> None:
-        """SIGTERM the group, wait, then SIGKILL what is left; reap our own child."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
-        if not self._wait_group_gone(pgid, timeout):
-            logger.warning("server group %d ignored SIGTERM for %.0fs; killing it", pgid, timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            if not self._wait_group_gone(pgid, 5.0):
-                raise ServerError(f"processes of group {pgid} survived SIGKILL")
-
-    def _wait_group_gone(self, pgid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.pid == pgid:
-                self._process.poll()  # reap our child so it stops counting as alive
-            if not group_alive(pgid):
-                return True
-            time.sleep(0.1)
-        return False
+        child = self._process if self._process is not None and self._process.pid == pgid else None
+        if not stop_process_group(pgid, timeout, child):
+            logger.warning("server group %d ignored SIGTERM for %.0fs; killed", pgid, timeout)

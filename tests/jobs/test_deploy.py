@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from jobs import deploy as deploy_module
 from jobs import environments, score_entry, snapshot
 from tracking_demo.errors import ConfigError
-from tracking_demo.server import LocalServer, find_free_port
+from tracking_demo.server import LocalServer, find_free_port, group_alive
 from tracking_demo.serving.payload import RequestError
 from tracking_demo.tasks.moons import MoonsOptions, train
 
@@ -582,7 +582,7 @@ def test_local_check_serves_the_registered_model_and_stops(
     assert answer["response"][0] in (0, 1)
     assert "AZUREML_MODEL_DIR=" in finished.stderr
     assert f"azureml-models/{name}/{version}" in finished.stderr
-    assert not deploy_module.group_alive(answer["server_pid"])
+    assert not group_alive(answer["server_pid"])
 
 
 @pytest.mark.integration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tracking_demo.server import find_free_port, group_alive
+from tracking_demo.server import find_free_port, group_alive, stop_process_group
 
 
 @dataclass
@@ -64,19 +63,9 @@ def wait_ready(endpoint: RunningEndpoint, timeout: float = 90.0) -> None:
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """SIGTERM the whole group (uvicorn's graceful stop), SIGKILL what is left after timeout."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    deadline = time.monotonic() + 5
-    while group_alive(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    stop_process_group(process.pid, timeout, process)
     if group_alive(process.pid):
-        os.killpg(process.pid, signal.SIGKILL)
-        raise AssertionError(f"serve's process group {process.pid} outlived SIGTERM")
+        raise AssertionError(f"serve's process group {process.pid} outlived stop()")
 
 
 @contextmanager

@@ -180,7 +180,7 @@ def create_app(
 
     async def http_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        return _error(error.status_code, str(error.detail), headers_hint(error))
+        return _error(error.status_code, str(error.detail), _route_hint(error))
 
     async def internal_error(_: Request, error: Exception) -> Response:
         log.error("scoring failed: %r", error, exc_info=True)
@@ -199,7 +199,7 @@ def create_app(
     return app
 
 
-def headers_hint(error: HTTPException) -> str | None:
+def _route_hint(error: HTTPException) -> str | None:
     if error.status_code == 404:
         return "POST /score, GET /health or GET /ready"
     if error.status_code == 405:
