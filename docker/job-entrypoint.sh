@@ -10,6 +10,6 @@ set -eu
 
 case "${1:-}" in
   "" ) exec tracking-demo --help ;;
-  -*|data|models|predict|quickstart|serve|server|sync|train) exec tracking-demo "$@" ;;
+  -*|compare|data|models|predict|quickstart|serve|server|sweep|sync|train) exec tracking-demo "$@" ;;
   * ) exec "$@" ;;
 esac

@@ -16,6 +16,13 @@ from mlflow.exceptions import MlflowException
 from tracking_demo import __version__
 from tracking_demo.cli_common import session_from_options as _session
 from tracking_demo.cli_common import tracking_options
+from tracking_demo.cli_housing import (
+    compare,
+    data_housing,
+    sweep,
+    train_housing_baseline,
+    train_housing_mlp,
+)
 from tracking_demo.cli_serving import predict, promote, serve
 from tracking_demo.errors import TrackingDemoError
 
@@ -602,3 +609,8 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
 cli.add_command(serve)
 cli.add_command(predict)
 models.add_command(promote)
+data.add_command(data_housing)
+train.add_command(train_housing_mlp)
+train.add_command(train_housing_baseline)
+cli.add_command(sweep)
+cli.add_command(compare)

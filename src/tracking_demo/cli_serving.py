@@ -100,7 +100,7 @@ def serve(
 @click.option("--key", envvar=KEY_VARIABLE, help=f"Endpoint key [default: ${KEY_VARIABLE}].")
 @click.option(
     "--model-kind",
-    type=click.Choice(["mnist", "moons"]),
+    type=click.Choice(["mnist", "moons", "housing"]),
     required=True,
     help="Which test data to send.",
 )
@@ -108,7 +108,8 @@ def serve(
     "--data",
     "data_dir",
     type=click.Path(path_type=Path),
-    help="Test data folder [default: data/mnist; .tracking/datasets/moons, as quickstart writes].",
+    help="Test data [default: data/mnist; .tracking/datasets/moons, as quickstart writes; "
+    "data/housing].",
 )
 @click.option(
     "-n",
@@ -231,7 +232,11 @@ def _save_digit(pixels: object, path: Path) -> None:
     help="Promote only when the candidate is better by at least this much.",
 )
 @click.option("--candidate", help="Version to consider [default: the newest].")
-@click.option("--model-kind", type=click.Choice(["mnist", "moons"]), help="[default: from tags]")
+@click.option(
+    "--model-kind",
+    type=click.Choice(["mnist", "moons", "housing"]),
+    help="[default: from tags]",
+)
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Held-out data folder.")
 @tracking_options
 def promote(

@@ -54,7 +54,8 @@ class Examples:
     def rows(self, indices: np.ndarray) -> list[Any]:
         """JSON-ready rows: lists of numbers in the model's feature order."""
         if isinstance(self.features, pd.DataFrame):
-            return self.features.iloc[indices].to_numpy().tolist()
+            rows = self.features.iloc[indices].astype(object)
+            return rows.where(rows.notna(), None).to_numpy().tolist()  # missing → JSON null
         return self.features[indices].tolist()
 
 
@@ -81,16 +82,35 @@ def _moons(data_dir: Path) -> Examples:
     )
 
 
-LOADERS: dict[str, Callable[[Path], Examples]] = {"mnist": _mnist, "moons": _moons}
+def housing(data: Path, test_fraction: float = 0.2, seed: int = 42) -> Examples:
+    """The housing test rows of the split the tasks use by default (or the one given)."""
+    from tracking_demo.data import housing as housing_data
+
+    split = housing_data.load(data, test_fraction, seed)
+    return Examples("housing", split.x_test, split.y_test, METRICS["mae"], "MAE", split.path)
+
+
+LOADERS: dict[str, Callable[[Path], Examples]] = {
+    "mnist": _mnist,
+    "moons": _moons,
+    "housing": housing,
+}
 
 # Where each task's data lands when made the documented way (quickstart, README).
 DEFAULT_DATA_DIRS: dict[str, Path] = {
     "mnist": Path("data/mnist"),
     "moons": Path(".tracking/datasets/moons"),
+    "housing": Path("data/housing"),
 }
 
 # The `task` tag a training task puts on its registered versions → the kind of its test data.
-TASK_KINDS: dict[str, str] = {"moons": "moons", "mnist-logreg": "mnist", "mnist-cnn": "mnist"}
+TASK_KINDS: dict[str, str] = {
+    "moons": "moons",
+    "mnist-logreg": "mnist",
+    "mnist-cnn": "mnist",
+    "housing-mlp": "housing",
+    "housing-baseline": "housing",
+}
 
 
 def load(kind: str, data_dir: Path | None = None) -> Examples:

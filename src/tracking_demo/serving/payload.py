@@ -44,6 +44,7 @@ class ColumnSpec:
     name: str
     numeric: bool
     dtype: str
+    optional: bool = False  # the signature says `required: false`: null means "missing"
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,11 @@ class InputSpec:
     def describe(self) -> str:
         if self.kind == "columns":
             names = ", ".join(c.name for c in self.columns)
+            nullable = [c.name for c in self.columns if c.optional]
+            note = f"; null allowed for {', '.join(nullable)}" if nullable else ""
             return (
                 f"rows of {self.n_features} values in the order ({names}) "
-                "or objects with those keys"
+                f"or objects with those keys{note}"
             )
         forms = " or ".join("x".join(map(str, s)) for s in self.single_shapes())
         return f"each example as {forms} numbers; one example or a list of them"
@@ -96,7 +99,9 @@ class InputSpec:
         columns = []
         for spec in schema.inputs:
             dtype = np.dtype(spec.type.to_numpy())
-            columns.append(ColumnSpec(str(spec.name), dtype.kind in "iuf", str(dtype)))
+            numeric = dtype.kind in "iuf"
+            optional = not spec.required and dtype.kind == "f"
+            columns.append(ColumnSpec(str(spec.name), numeric, str(dtype), optional))
         return cls("columns", columns=tuple(columns))
 
 
@@ -280,7 +285,9 @@ def _typed_frame(values: dict[str, Sequence[Any]], spec: InputSpec, key: str) ->
     for column in spec.columns:
         column_values = values[column.name]
         if column.numeric:
-            array = _numeric_array(list(column_values), f"{key}.{column.name}", spec)
+            present = [v for v in column_values if not (column.optional and v is None)]
+            _numeric_array(present or [0.0], f"{key}.{column.name}", spec)
+            array = np.array([np.nan if v is None else v for v in column_values], dtype=float)
             frame[column.name] = array.astype(column.dtype, copy=False)
         else:
             bad = [v for v in column_values if not isinstance(v, str)]

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tracking_demo.errors import ConfigError
+from tracking_demo.errors import ConfigError, DataError
 from tracking_demo.serving import model as model_io
 from tracking_demo.serving.payload import ParsedRequest, RequestError, parse_request
 
@@ -63,7 +63,10 @@ def run(raw_data: str | bytes, probabilities: bool | None = None) -> Any:
 
 
 def answer(model: model_io.LoadedModel, request: ParsedRequest) -> Any:
-    predictions = model.predict(request.features).tolist()
+    try:
+        predictions = model.predict(request.features).tolist()
+    except DataError as error:  # the model's own input check, e.g. an unknown category
+        raise RequestError(422, str(error), model.spec.describe()) from error
     if request.probabilities:
         if not model.is_classifier:
             raise RequestError(

@@ -1,0 +1,46 @@
+"""The Keras side of bandit early termination: report each epoch, stop when told (see
+`trial_board` for the policy's record shared between trial processes)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from tracking_demo.tasks.trial_board import TrialBoard
+
+
+class BanditCallback(keras.callbacks.Callback):
+    """Reports the primary metric each epoch and stops training when the policy says so."""
+
+    def __init__(self, board: TrialBoard, trial: int) -> None:
+        super().__init__()
+        self.board = board
+        self.trial = trial
+        self.metric, self.policy = board.settings()
+        self.best = math.nan
+        self.terminated_at: int | None = None
+        self.reason: str | None = None
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        report = epoch + 1
+        value = float((logs or {}).get(self.metric.name, math.nan))
+        if math.isnan(self.best) or (
+            not math.isnan(value) and self.metric.better(value, self.best)
+        ):
+            self.best = value
+        self.board.report(self.trial, report, self.best)
+        if self.policy is None or not self.policy.evaluates_at(report):
+            return
+        leader = self.board.best_at(report, self.metric.goal)
+        if leader is None:
+            return
+        if self.policy.terminates(self.best, leader, self.metric.goal):
+            self.terminated_at = report
+            self.reason = (
+                f"{self.metric.name} {self.best:.6g} at epoch {report} is outside the slack of "
+                f"the best {leader:.6g} (limit {self.policy.allowed(leader, self.metric.goal):.6g})"
+            )
+            self.model.stop_training = True

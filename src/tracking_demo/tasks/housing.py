@@ -1,0 +1,417 @@
+"""California housing: the Keras MLP and the gradient-boosting baseline, each one MLflow run.
+
+Both read the same seeded split of `housing.csv`, clean it with the same `HousingFeatures`
+(fitted on training rows) saved inside the model, and report the test `MAE` and `RMSE` in
+dollars beside the MAE of always predicting the training mean, so "good" has a yardstick.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow.data
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from tracking_demo.data import housing as housing_data
+from tracking_demo.errors import ConfigError
+from tracking_demo.tasks.figures import training_curves_figure
+from tracking_demo.tracking import TrackingSession, local_file_source
+
+logger = logging.getLogger(__name__)
+
+MLP_TASK = "housing-mlp"
+BASELINE_TASK = "housing-baseline"
+# What a sweep may tune: the `train housing-mlp` options, by parameter name and value type.
+TUNABLE: dict[str, type] = {
+    "batch_size": int,
+    "epochs": int,
+    "first_layer_units": int,
+    "second_layer_units": int,
+    "learning_rate": float,
+}
+INPUT_EXAMPLE_ROWS = 3
+TRIAL_STATUS_TAG = "tracking_demo.trial_status"
+TERMINATED_AT_TAG = "tracking_demo.terminated_at_epoch"
+# skops loads only types it is told to trust: our cleaning step and the boosting's predictors.
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",
+    "tracking_demo.data.housing.HousingFeatures",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    data: Path
+    test_fraction: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class MlpOptions:
+    """The tutorial's network; the defaults are its best trial (batch 25, 10 epochs, 4 and 4)."""
+
+    split: SplitOptions
+    batch_size: int = 25
+    epochs: int = 10
+    first_layer_units: int = 4
+    second_layer_units: int = 4
+    learning_rate: float = 0.01
+    validation_fraction: float = 0.1
+    verbose: int = 2
+    register_as: str | None = None
+
+    def validate(self) -> None:
+        for name in ("batch_size", "epochs", "first_layer_units", "second_layer_units"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning rate must be above 0, got {self.learning_rate}")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ConfigError(
+                f"validation fraction must be above 0 and below 0.5, got {self.validation_fraction}"
+            )
+
+
+@dataclass(frozen=True)
+class BaselineOptions:
+    split: SplitOptions
+    max_iter: int = 200
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 31
+    register_as: str | None = None
+
+
+@dataclass(frozen=True)
+class HousingResult:
+    run_id: str
+    metrics: dict[str, float]
+    model_uri: str | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    terminated_at: int | None = None
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+
+# --- pure steps -------------------------------------------------------------------------------
+
+
+def test_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray) -> dict[str, float]:
+    """MAE and RMSE in dollars, and the MAE of predicting the training mean for every block."""
+    mean_prediction = np.full_like(y_true, float(np.mean(y_train)))
+    return {
+        "MAE": float(mean_absolute_error(y_true, y_pred)),
+        "RMSE": float(root_mean_squared_error(y_true, y_pred)),
+        "mean_predictor_MAE": float(mean_absolute_error(y_true, mean_prediction)),
+    }
+
+
+def predicted_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
+    """Each test block's prediction against its value; the diagonal is a perfect model."""
+    figure = Figure(figsize=(6, 6))
+    axes = figure.subplots()
+    axes.scatter(y_true, y_pred, s=4, alpha=0.35, color="#1f4e9c", edgecolors="none")
+    low = float(min(y_true.min(), y_pred.min()))
+    high = float(max(y_true.max(), y_pred.max()))
+    axes.plot([low, high], [low, high], color="#b2182b", linewidth=1, label="perfect prediction")
+    axes.set(
+        xlabel="actual median_house_value ($)",
+        ylabel="predicted ($)",
+        title=title,
+        xlim=(low, high),
+        ylim=(low, high),
+    )
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
+def fit_baseline(x: pd.DataFrame, y: np.ndarray, options: BaselineOptions) -> Pipeline:
+    model = Pipeline(
+        [
+            ("features", housing_data.HousingFeatures()),
+            (
+                "boosting",
+                HistGradientBoostingRegressor(
+                    max_iter=options.max_iter,
+                    learning_rate=options.learning_rate,
+                    max_leaf_nodes=options.max_leaf_nodes,
+                    random_state=options.split.seed,
+                ),
+            ),
+        ]
+    )
+    return model.fit(x, y)
+
+
+# --- logging shared by both tasks -----------------------------------------------------------
+
+
+def _load_split(options: SplitOptions) -> housing_data.HousingSplit:
+    return housing_data.load(options.data, options.test_fraction, options.seed)
+
+
+def _log_inputs(session: TrackingSession, split: housing_data.HousingSplit) -> None:
+    for frame, context in ((split.train, "training"), (split.test, "testing")):
+        dataset = mlflow.data.from_pandas(
+            frame,
+            source=local_file_source(split.path),
+            targets=housing_data.TARGET,
+            name=f"housing-{context}",
+        )
+        session.log_input(dataset, context=context)
+
+
+def _split_params(split: housing_data.HousingSplit) -> dict[str, Any]:
+    return {
+        "data_file": str(split.path),
+        "split/test_fraction": split.test_fraction,
+        "split/seed": split.seed,
+        "n_train": len(split.train),
+        "n_test": len(split.test),
+        f"n_missing_{housing_data.IMPUTED}": int(split.train[housing_data.IMPUTED].isna().sum()),
+    }
+
+
+def _log_evaluation(
+    session: TrackingSession,
+    split: housing_data.HousingSplit,
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    label: str,
+) -> dict[str, float]:
+    predicted = np.asarray(predict(split.x_test), dtype=np.float64).reshape(-1)
+    metrics = test_metrics(split.y_test, predicted, split.y_train)
+    session.log_metrics(metrics)
+    title = f"{label}: test MAE ${metrics['MAE']:,.0f}, RMSE ${metrics['RMSE']:,.0f}"
+    session.log_figure(
+        predicted_vs_actual_figure(split.y_test, predicted, title), "predicted_vs_actual.png"
+    )
+    return metrics
+
+
+def _signature(split: housing_data.HousingSplit, predict: Callable[[pd.DataFrame], Any]) -> Any:
+    """The raw columns in, dollars out; `total_bedrooms` may be null (the model imputes it)."""
+    example = split.x_test.dropna().head(INPUT_EXAMPLE_ROWS)
+    inferred = infer_signature(example, np.asarray(predict(example), dtype=np.float64))
+    inputs = Schema(
+        [
+            ColSpec(c.type, c.name, required=c.name != housing_data.IMPUTED)
+            for c in inferred.inputs.inputs
+        ]
+    )
+    return example, ModelSignature(inputs, inferred.outputs)
+
+
+def _register(
+    session: TrackingSession,
+    model_uri: str,
+    name: str | None,
+    task: str,
+    metrics: Mapping[str, float],
+) -> str | None:
+    if not name:
+        return None
+    tags = {"task": task, "data": "california-housing", "model": "regression"}
+    tags.update({k: f"{metrics[k]:.2f}" for k in ("MAE", "RMSE") if k in metrics})
+    version = session.register_model(model_uri, name, tags=tags)
+    return str(version) if version is not None else None
+
+
+# --- the baseline -----------------------------------------------------------------------------
+
+
+def train_baseline(options: BaselineOptions, session: TrackingSession) -> HousingResult:
+    """HistGradientBoostingRegressor standing in for the tutorial's AutoML (LightGBM) model."""
+    import mlflow.sklearn
+
+    with session.run(tags={"tracking_demo.task": BASELINE_TASK}) as run:
+        split = _load_split(options.split)
+        _log_inputs(session, split)
+        started = time.perf_counter()
+        model = fit_baseline(split.x_train, split.y_train, options)
+        training_time = time.perf_counter() - started
+        session.log_params(
+            {
+                "model_kind": "hist_gradient_boosting",
+                "max_iter": options.max_iter,
+                "learning_rate": options.learning_rate,
+                "max_leaf_nodes": options.max_leaf_nodes,
+                "seed": options.split.seed,
+                **_split_params(split),
+                **model.named_steps["features"].cleaning_params(),
+            }
+        )
+        metrics = _log_evaluation(session, split, model.predict, "Gradient boosting")
+        metrics["training_time_s"] = training_time
+        metrics["n_iter"] = float(model.named_steps["boosting"].n_iter_)
+        session.log_metrics({k: metrics[k] for k in ("training_time_s", "n_iter")})
+        example, signature = _signature(split, model.predict)
+        model_uri = session.log_model_portably(
+            lambda path: mlflow.sklearn.save_model(
+                model,
+                str(path),
+                signature=signature,
+                input_example=example,
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            )
+        )
+        version = _register(session, model_uri, options.register_as, BASELINE_TASK, metrics)
+        return HousingResult(
+            run.run_id,
+            metrics,
+            model_uri,
+            registered_name=options.register_as,
+            registered_version=version,
+        )
+
+
+# --- the MLP ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FittedMlp:
+    features: housing_data.HousingFeatures
+    network: Any
+    history: dict[str, list[float]]
+    training_time_s: float
+    n_validation: int
+
+
+def fit_mlp(
+    options: MlpOptions,
+    split: housing_data.HousingSplit,
+    log_metrics: Callable[[Mapping[str, float], int], None],
+    callbacks: list[Any],
+) -> FittedMlp:
+    """Clean (fitted on the training part only), build seeded, fit with per-epoch logging."""
+    import keras
+
+    from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
+    from tracking_demo.tasks.housing_model import build_network
+
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        split.x_train,
+        split.y_train,
+        test_size=options.validation_fraction,
+        random_state=options.split.seed,
+    )
+    features = housing_data.HousingFeatures().fit(x_fit)
+    keras.utils.set_random_seed(options.split.seed)
+    network = build_network(
+        features.n_features_out_,
+        options.first_layer_units,
+        options.second_layer_units,
+        options.learning_rate,
+        float(np.mean(y_fit)),
+        float(np.std(y_fit)),
+    )
+    epoch_logger = EpochMetricsLogger(log_metrics)
+    started = time.perf_counter()
+    network.fit(
+        features.transform(x_fit),
+        y_fit.astype(np.float32),
+        batch_size=options.batch_size,
+        epochs=options.epochs,
+        validation_data=(features.transform(x_val), y_val.astype(np.float32)),
+        callbacks=[epoch_logger, *callbacks],
+        verbose=options.verbose,
+    )
+    return FittedMlp(
+        features, network, epoch_logger.history, time.perf_counter() - started, len(x_val)
+    )
+
+
+def train_mlp(
+    options: MlpOptions, session: TrackingSession, trial: Any | None = None
+) -> HousingResult:
+    """The tutorial's two-hidden-layer Keras MLP. As a sweep trial (`trial`: a BanditCallback),
+    a trial the policy stops ends with its per-epoch metrics and a `terminated` tag, no model."""
+    options.validate()
+    import keras
+
+    from tracking_demo.tasks import housing_model
+
+    with session.run(tags={"tracking_demo.task": MLP_TASK}) as run:
+        split = _load_split(options.split)
+        _log_inputs(session, split)
+        fitted = fit_mlp(options, split, session.log_metrics, [trial] if trial else [])
+        session.log_params(
+            {
+                "model_kind": "keras_mlp",
+                "batch_size": options.batch_size,
+                "epochs": options.epochs,
+                "first_layer_units": options.first_layer_units,
+                "second_layer_units": options.second_layer_units,
+                "learning_rate": options.learning_rate,
+                "optimizer": "adam",
+                "loss": "mse",
+                "validation_fraction": options.validation_fraction,
+                "n_validation": fitted.n_validation,
+                "seed": options.split.seed,
+                "keras_backend": keras.backend.backend(),
+                **_split_params(split),
+                **fitted.features.cleaning_params(),
+            }
+        )
+        history = fitted.history
+        summary = {
+            "epochs_trained": float(len(history.get("loss", []))),
+            "final_val_mae": history.get("val_mae", [float("nan")])[-1],
+            "training_time_s": fitted.training_time_s,
+        }
+        session.log_metrics(summary)
+        session.log_figure(training_curves_figure(history, ("loss", "mae")), "training_curves.png")
+        terminated_at = getattr(trial, "terminated_at", None)
+        if trial is not None:
+            session.set_tags(_trial_tags(trial))
+        if terminated_at is not None:
+            return HousingResult(run.run_id, summary, None, dict(history), terminated_at)
+
+        def predict(frame: pd.DataFrame) -> np.ndarray:
+            rows = fitted.features.transform(frame)
+            return np.asarray(fitted.network.predict_on_batch(rows)).reshape(-1)
+
+        metrics = {**summary, **_log_evaluation(session, split, predict, "Keras MLP")}
+        example, signature = _signature(split, predict)
+        model_uri = session.log_model_portably(
+            lambda path: housing_model.save(
+                path, fitted.features, fitted.network, signature, example
+            )
+        )
+        version = _register(session, model_uri, options.register_as, MLP_TASK, metrics)
+        return HousingResult(
+            run.run_id,
+            metrics,
+            model_uri,
+            dict(history),
+            None,
+            options.register_as,
+            version,
+        )
+
+
+def _trial_tags(trial: Any) -> dict[str, str]:
+    if trial.terminated_at is None:
+        return {TRIAL_STATUS_TAG: "completed"}
+    return {
+        TRIAL_STATUS_TAG: "terminated",
+        TERMINATED_AT_TAG: str(trial.terminated_at),
+        "tracking_demo.termination_reason": str(trial.reason),
+    }

@@ -1,0 +1,437 @@
+"""The housing MLP sweep: random sampling, trials in parallel processes, bandit termination.
+
+Each trial is the very command a HyperDrive trial runs (`tracking-demo train housing-mlp` with
+the sampled options), started as its own process inside a nested MLflow run that the parent
+created. A trial that crashes cannot take the sweep (or its siblings) down: the parent marks its
+run FAILED and goes on. The parent run logs the space, the policy, every trial's outcome (table
+and figure) and the best completed trial, and registers that trial's model when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+from tracking_demo.errors import TrackingDemoError
+from tracking_demo.server import stop_process_group
+from tracking_demo.tasks import search_space
+from tracking_demo.tasks.housing import (
+    MLP_TASK,
+    TERMINATED_AT_TAG,
+    TRIAL_STATUS_TAG,
+    SplitOptions,
+)
+from tracking_demo.tasks.trial_board import TrialBoard
+from tracking_demo.tracking import ERROR_TAG, TrackingSession
+
+logger = logging.getLogger(__name__)
+
+SWEEP_TASK = "housing-mlp-sweep"
+TRIAL_TAG = "tracking_demo.trial"
+POLL_INTERVAL_S = 0.2
+TRIAL_STOP_TIMEOUT_S = 10.0
+
+
+class SweepFailedError(TrackingDemoError):
+    """No trial of the sweep completed, so there is no best model to report."""
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    split: SplitOptions
+    spec: search_space.SweepSpec
+    seed: int = 42
+    register_as: str | None = None
+    trial_options: Sequence[str] = ()  # fixed `train housing-mlp` options for every trial
+
+
+@dataclass
+class TrialOutcome:
+    index: int
+    run_id: str
+    params: dict[str, search_space.Value]
+    status: str = "queued"  # completed, terminated or failed once done
+    terminated_at: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    curve: list[float] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    error: str | None = None
+    log_path: Path | None = None
+
+    @property
+    def epochs_trained(self) -> int:
+        return len(self.curve)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    run_id: str
+    trials: list[TrialOutcome]
+    best: TrialOutcome
+    table: pd.DataFrame
+    wall_time_s: float
+    registered_name: str | None = None
+    registered_version: str | None = None
+
+    @property
+    def terminated_share(self) -> float:
+        return sum(t.status == "terminated" for t in self.trials) / len(self.trials)
+
+
+# --- the trial process --------------------------------------------------------------------------
+
+
+def trial_command(
+    options: SweepOptions, params: Mapping[str, search_space.Value], board: Path, index: int
+) -> list[str]:
+    """The trial's command line: the same `train housing-mlp` a HyperDrive trial runs."""
+    return [
+        sys.executable,
+        "-m",
+        "tracking_demo",
+        "train",
+        MLP_TASK,
+        "--data",
+        str(options.split.data),
+        "--test-fraction",
+        str(options.split.test_fraction),
+        "--seed",
+        str(options.split.seed),
+        *options.trial_options,
+        *search_space.trial_arguments(params),
+        "--sweep-board",
+        str(board),
+        "--trial",
+        str(index),
+    ]
+
+
+def trial_environment(
+    session: TrackingSession, run_id: str, concurrent: int, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The child run to log into (as Azure ML hands a job its run) and a fair share of cores."""
+    threads = str(max(1, (os.cpu_count() or 1) // concurrent))
+    env = dict(environ)
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": session.uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_EXPERIMENT_NAME": session.settings.experiment,
+            "TRACKING_DEMO_RUNS_DIR": str(session.settings.wal_root.absolute()),
+            "TF_NUM_INTRAOP_THREADS": threads,
+            "TF_NUM_INTEROP_THREADS": "1",
+            "OMP_NUM_THREADS": threads,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "MPLBACKEND": "Agg",
+        }
+    )
+    return env
+
+
+# --- the parent -------------------------------------------------------------------------------
+
+
+Progress = Callable[[TrialOutcome], None]
+
+
+def run_sweep(
+    options: SweepOptions, session: TrackingSession, progress: Progress | None = None
+) -> SweepResult:
+    """Sample, run the trials (at most `max_concurrent` at once), then log the comparison."""
+    spec = options.spec
+    sampled = search_space.sample(spec.parameters, spec.max_trials, options.seed)
+    started = time.perf_counter()
+    with (
+        session.run(tags={"tracking_demo.task": SWEEP_TASK}) as parent,
+        tempfile.TemporaryDirectory(prefix="sweep-") as work,
+    ):
+        session.log_params(_sweep_params(options, len(sampled)))
+        session.log_text(json.dumps(spec.describe(), indent=2), "sweep/space.json")
+        board = TrialBoard.create(Path(work) / "board.sqlite", spec.primary_metric, spec.policy)
+        trials = _run_trials(
+            options,
+            session,
+            (parent.run_id, parent.experiment_id),
+            sampled,
+            board,
+            Path(work),
+            progress,
+        )
+        wall_time = time.perf_counter() - started
+        if (Path(work) / "logs").is_dir():
+            session.log_artifacts(Path(work) / "logs", "trial_logs")
+        table = trials_table(trials, spec.primary_metric)
+        session.log_text(table.to_csv(index=False), "trials.csv")
+        session.log_figure(trials_figure(trials, spec.primary_metric), "trials.png")
+        best = best_trial(trials, spec.primary_metric)
+        session.log_metrics(_summary_metrics(trials, wall_time))
+        if best is None:
+            raise SweepFailedError(
+                f"none of the {len(trials)} trials completed "
+                f"({_count(trials, 'failed')} failed, {_count(trials, 'terminated')} terminated); "
+                "see the trial runs' error tags and trial_logs/ on the sweep run"
+            )
+        session.log_params({f"best/{k}": v for k, v in best.params.items()})
+        session.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
+        session.set_tags({"tracking_demo.best_trial_run_id": best.run_id})
+        version = None
+        if options.register_as:
+            version = _register_best(session, best, options.register_as)
+        return SweepResult(
+            parent.run_id, trials, best, table, wall_time, options.register_as, version
+        )
+
+
+def _sweep_params(options: SweepOptions, sampled: int) -> dict[str, Any]:
+    spec = options.spec
+    policy = search_space.describe_policy(spec.policy)
+    return {
+        "sweep/file": spec.source,
+        "sweep/sampling": "random",
+        "sweep/seed": options.seed,
+        "sweep/max_trials": spec.max_trials,
+        "sweep/max_concurrent": spec.max_concurrent,
+        "sweep/trials_sampled": sampled,
+        "sweep/primary_metric": spec.primary_metric.name,
+        "sweep/goal": spec.primary_metric.goal,
+        **{f"sweep/policy/{k}": v for k, v in policy.items()},
+        **{
+            f"sweep/space/{name}": json.dumps(search_space.describe_distribution(d))
+            for name, d in spec.parameters.items()
+        },
+        "split/test_fraction": options.split.test_fraction,
+        "split/seed": options.split.seed,
+        "data_file": str(options.split.data),
+    }
+
+
+def _run_trials(
+    options: SweepOptions,
+    session: TrackingSession,
+    parent: tuple[str, str],
+    sampled: list[dict[str, search_space.Value]],
+    board: TrialBoard,
+    work: Path,
+    progress: Progress | None,
+) -> list[TrialOutcome]:
+    """Keep up to `max_concurrent` trial processes running until every sampled trial is done."""
+    concurrent = options.spec.max_concurrent
+    queue = list(enumerate(sampled))
+    running: dict[int, tuple[subprocess.Popen[bytes], TrialOutcome, float]] = {}
+    done: list[TrialOutcome] = []
+    try:
+        while queue or running:
+            while queue and len(running) < concurrent:
+                index, params = queue.pop(0)
+                outcome, process = _start_trial(
+                    options, session, parent, index, params, board, work
+                )
+                running[index] = (process, outcome, time.perf_counter())
+            for index, (process, outcome, began) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[index]
+                outcome.wall_time_s = time.perf_counter() - began
+                _collect(session, outcome, process.returncode, options.spec.primary_metric.name)
+                done.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+            time.sleep(POLL_INTERVAL_S)
+    except BaseException:
+        for process, outcome, _ in running.values():
+            stop_process_group(process.pid, TRIAL_STOP_TIMEOUT_S, child=process)
+            session.client.set_terminated(outcome.run_id, "KILLED")
+        raise
+    return sorted(done, key=lambda t: t.index)
+
+
+def _start_trial(
+    options: SweepOptions,
+    session: TrackingSession,
+    parent: tuple[str, str],
+    index: int,
+    params: dict[str, search_space.Value],
+    board: TrialBoard,
+    work: Path,
+) -> tuple[TrialOutcome, subprocess.Popen[bytes]]:
+    name = f"trial-{index}"
+    parent_id, experiment_id = parent
+    run = session.client.create_run(
+        experiment_id,
+        run_name=name,
+        tags={
+            MLFLOW_PARENT_RUN_ID: parent_id,
+            MLFLOW_RUN_NAME: name,
+            TRIAL_TAG: str(index),
+            "tracking_demo.task": MLP_TASK,
+        },
+    )
+    log_path = work / "logs" / f"{name}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    outcome = TrialOutcome(index, run.info.run_id, dict(params), "running", log_path=log_path)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            trial_command(options, params, board.path, index),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=trial_environment(session, outcome.run_id, options.spec.max_concurrent, os.environ),
+            start_new_session=True,
+        )
+    logger.info("started %s (pid %d): %s", name, process.pid, params)
+    return outcome, process
+
+
+def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric: str) -> None:
+    """Read what the trial logged; a trial that died without closing its run is marked FAILED."""
+    run = session.client.get_run(outcome.run_id)
+    if run.info.status == "RUNNING":
+        message = f"trial process exited with code {code} before ending its run"
+        session.client.set_tag(outcome.run_id, ERROR_TAG, message)
+        session.client.set_terminated(outcome.run_id, "FAILED")
+        run = session.client.get_run(outcome.run_id)
+    outcome.curve = [
+        m.value
+        for m in sorted(
+            session.client.get_metric_history(outcome.run_id, metric), key=lambda m: m.step
+        )
+    ]
+    outcome.metrics = {
+        k: v
+        for k, v in run.data.metrics.items()
+        if k in ("final_val_mae", "MAE", "RMSE", "mean_predictor_MAE", "epochs_trained")
+    }
+    if run.info.status != "FINISHED" or code != 0:
+        outcome.status = "failed"
+        outcome.error = run.data.tags.get(ERROR_TAG) or f"exit code {code}"
+    else:
+        outcome.status = run.data.tags.get(TRIAL_STATUS_TAG, "completed")
+        at = run.data.tags.get(TERMINATED_AT_TAG)
+        outcome.terminated_at = int(at) if at else None
+
+
+# --- comparing the trials ---------------------------------------------------------------------
+
+
+def final_value(trial: TrialOutcome) -> float:
+    return trial.curve[-1] if trial.curve else math.nan
+
+
+def best_trial(
+    trials: Sequence[TrialOutcome], metric: search_space.PrimaryMetric
+) -> TrialOutcome | None:
+    """The completed trial with the best final primary metric (terminated ones never win)."""
+    best = None
+    for trial in trials:
+        value = final_value(trial)
+        if trial.status != "completed" or math.isnan(value):
+            continue
+        if best is None or metric.better(value, final_value(best)):
+            best = trial
+    return best
+
+
+def trials_table(
+    trials: Sequence[TrialOutcome], metric: search_space.PrimaryMetric
+) -> pd.DataFrame:
+    """One row per trial, best first (by the primary metric, completed trials ahead)."""
+    rows = []
+    for trial in trials:
+        rows.append(
+            {
+                "trial": trial.index,
+                "status": trial.status,
+                **trial.params,
+                "epochs_trained": trial.epochs_trained,
+                "terminated_at_epoch": trial.terminated_at,
+                f"final_{metric.name}": final_value(trial),
+                "test_MAE": trial.metrics.get("MAE"),
+                "test_RMSE": trial.metrics.get("RMSE"),
+                "wall_time_s": round(trial.wall_time_s, 2),
+                "run_id": trial.run_id,
+            }
+        )
+    table = pd.DataFrame(rows)
+    order = table["status"].map({"completed": 0, "terminated": 1, "failed": 2})
+    sign = 1 if metric.goal == "minimize" else -1
+    table = table.assign(_order=order, _value=sign * table[f"final_{metric.name}"])
+    return table.sort_values(["_order", "_value"]).drop(columns=["_order", "_value"])
+
+
+def trials_figure(trials: Sequence[TrialOutcome], metric: search_space.PrimaryMetric) -> Figure:
+    """Every trial's primary metric by epoch: completed solid, terminated dashed to its stop."""
+    figure = Figure(figsize=(9, 5))
+    axes = figure.subplots()
+    best = best_trial(trials, metric)
+    styles = {"completed": "-", "terminated": "--", "failed": ":"}
+    for trial in trials:
+        if not trial.curve:
+            continue
+        epochs = np.arange(1, len(trial.curve) + 1)
+        is_best = best is not None and trial.index == best.index
+        label = f"trial {trial.index} ({trial.status}"
+        label += f" at {trial.terminated_at})" if trial.terminated_at else ")"
+        axes.plot(
+            epochs,
+            trial.curve,
+            styles.get(trial.status, "-"),
+            marker="o",
+            markersize=3,
+            linewidth=2.5 if is_best else 1.2,
+            label=label + (" best" if is_best else ""),
+        )
+    axes.set(
+        xlabel="epoch",
+        ylabel=metric.name,
+        title=f"Sweep trials: {metric.name} by epoch ({metric.goal})",
+    )
+    axes.legend(fontsize="small", ncols=2)
+    figure.tight_layout()
+    return figure
+
+
+def _count(trials: Sequence[TrialOutcome], status: str) -> int:
+    return sum(t.status == status for t in trials)
+
+
+def _summary_metrics(trials: Sequence[TrialOutcome], wall_time: float) -> dict[str, float]:
+    planned = sum(int(t.params.get("epochs", 0) or 0) for t in trials)
+    trained = sum(t.epochs_trained for t in trials)
+    return {
+        "trials_completed": float(_count(trials, "completed")),
+        "trials_terminated": float(_count(trials, "terminated")),
+        "trials_failed": float(_count(trials, "failed")),
+        "terminated_share": _count(trials, "terminated") / max(1, len(trials)),
+        "epochs_planned": float(planned),
+        "epochs_trained": float(trained),
+        "sweep_wall_time_s": wall_time,
+    }
+
+
+def _register_best(session: TrackingSession, best: TrialOutcome, name: str) -> str:
+    from tracking_demo.registry import register_once
+
+    tags = {
+        "task": MLP_TASK,
+        "data": "california-housing",
+        "model": "regression",
+        "sweep_run_id": session.run_logger.run_id,
+        **{k: f"{v:.2f}" for k, v in best.metrics.items() if k in ("MAE", "RMSE")},
+    }
+    version = register_once(session.client, f"runs:/{best.run_id}/model", name, tags)
+    return str(version.version)
