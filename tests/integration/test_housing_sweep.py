@@ -1,0 +1,181 @@
+"""The housing sweep against the real local server: nested trial runs with the sampled params,
+terminated trials tagged with fewer epochs, the best completed trial reported and registered,
+and a failed trial recorded FAILED while the sweep goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tracking_demo.data import housing as housing_data
+from tracking_demo.tasks import housing, search_space
+from tracking_demo.tasks.housing_sweep import SweepOptions, SweepResult, TrialOutcome, run_sweep
+from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
+
+pytestmark = pytest.mark.integration
+REGISTERED = "housing-sweep-best-it"
+# Every combination runs once (4 of them); lr 1e-5 barely moves from the mean price, so once a
+# lr 0.01 trial has reported, the bandit (slack 10%, every epoch) must stop the lr 1e-5 trials.
+SPACE = """
+parameters:
+  learning_rate: {choice: [0.01, 0.00001]}
+  epochs: {choice: [3, 4]}
+  batch_size: {choice: [50]}
+  first_layer_units: {choice: [8]}
+  second_layer_units: {choice: [4]}
+primary_metric: {name: val_mae, goal: minimize}
+early_termination: {policy: bandit, slack_factor: 0.1, evaluation_interval: 1, delay_evaluation: 0}
+max_trials: 4
+max_concurrent: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def housing_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return housing_data.write(
+        housing_data.HousingSpec(n_rows=3000), tmp_path_factory.mktemp("housing")
+    )
+
+
+def _first_seed_starting_with_a_good_trial(spec: search_space.SweepSpec) -> int:
+    for seed in range(100):
+        trials = search_space.sample(spec.parameters, spec.max_trials, seed)
+        if trials[0]["learning_rate"] == 0.01:
+            return seed
+    raise AssertionError("no seed puts a lr 0.01 trial first")
+
+
+@pytest.fixture(scope="module")
+def sweep(
+    mlflow_server, housing_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> SweepResult:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("space") / "space.yaml"
+    path.write_text(SPACE)
+    spec = search_space.load(path, housing.TUNABLE)
+    options = SweepOptions(
+        housing.SplitOptions(housing_file),
+        spec,
+        seed=_first_seed_starting_with_a_good_trial(spec),
+        register_as=REGISTERED,
+    )
+    session = TrackingSession(TrackingSettings(uri=mlflow_server.uri, experiment="sweep-it"))
+    return run_sweep(options, session)
+
+
+def _client(server) -> MlflowClient:  # type: ignore[no-untyped-def]
+    return MlflowClient(tracking_uri=server.uri)
+
+
+def _children(client: MlflowClient, parent_id: str) -> list:  # type: ignore[type-arg]
+    experiment = client.get_run(parent_id).info.experiment_id
+    return client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+
+
+def test_each_trial_is_a_nested_run_with_its_sampled_params(mlflow_server, sweep) -> None:  # type: ignore[no-untyped-def]
+    children = _children(_client(mlflow_server), sweep.run_id)
+    assert len(children) == 4
+    by_id = {run.info.run_id: run for run in children}
+    combinations = set()
+    for trial in sweep.trials:
+        params = by_id[trial.run_id].data.params
+        assert float(params["learning_rate"]) == trial.params["learning_rate"]
+        assert int(params["epochs"]) == trial.params["epochs"]
+        assert params["batch_size"] == "50" and params["first_layer_units"] == "8"
+        combinations.add((trial.params["learning_rate"], trial.params["epochs"]))
+    assert len(combinations) == 4  # the whole 2x2 space, no trial repeated
+
+
+def test_terminated_trials_are_tagged_and_stopped_early(mlflow_server, sweep) -> None:  # type: ignore[no-untyped-def]
+    client = _client(mlflow_server)
+    slow = [t for t in sweep.trials if t.params["learning_rate"] == 0.00001]
+    assert slow and all(t.status == "terminated" for t in slow)
+    for trial in sweep.trials:
+        run = client.get_run(trial.run_id)
+        assert run.info.status == "FINISHED"
+        epochs = sorted(m.step for m in client.get_metric_history(trial.run_id, "val_mae"))
+        tag = run.data.tags[housing.TRIAL_STATUS_TAG]
+        if trial.params["learning_rate"] == 0.01:
+            assert tag == "completed"
+            assert epochs == list(range(1, int(trial.params["epochs"]) + 1))
+        else:
+            assert tag == "terminated"
+            stopped = int(run.data.tags[housing.TERMINATED_AT_TAG])
+            assert epochs == list(range(1, stopped + 1))
+            assert stopped < int(trial.params["epochs"])
+            assert "model" not in {a.path for a in client.list_artifacts(trial.run_id)}
+    assert sweep.terminated_share == pytest.approx(0.5)
+
+
+def test_parent_reports_the_truly_best_completed_trial(mlflow_server, sweep) -> None:  # type: ignore[no-untyped-def]
+    client = _client(mlflow_server)
+    final = {}
+    for run in _children(client, sweep.run_id):
+        if run.data.tags.get(housing.TRIAL_STATUS_TAG) == "completed":
+            history = client.get_metric_history(run.info.run_id, "val_mae")
+            final[run.info.run_id] = max(history, key=lambda m: m.step).value
+    best_id = min(final, key=final.__getitem__)
+    parent = client.get_run(sweep.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["tracking_demo.best_trial_run_id"] == best_id == sweep.best.run_id
+    assert parent.data.metrics["best_final_val_mae"] == pytest.approx(final[best_id])
+    assert parent.data.metrics["terminated_share"] == pytest.approx(0.5)
+    assert parent.data.params["sweep/policy/slack_factor"] == "0.1"
+    assert parent.data.params["best/learning_rate"] == "0.01"
+    artifacts = {a.path for a in client.list_artifacts(sweep.run_id)}
+    assert {"trials.csv", "trials.png", "sweep", "trial_logs"} <= artifacts
+
+
+def test_registered_best_model_predicts(mlflow_server, sweep, housing_file: Path) -> None:  # type: ignore[no-untyped-def]
+    client = _client(mlflow_server)
+    version = client.get_model_version(REGISTERED, sweep.registered_version)
+    assert version.run_id == sweep.best.run_id
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED}/{sweep.registered_version}")
+    split = housing_data.load(housing_file)
+    predicted = np.asarray(model.predict(split.x_test)).reshape(-1)
+    mae = float(np.mean(np.abs(predicted - split.y_test)))
+    assert mae == pytest.approx(sweep.best.metrics["MAE"], rel=1e-4)
+
+
+def test_a_failed_trial_is_recorded_failed_and_the_sweep_goes_on(  # type: ignore[no-untyped-def]
+    mlflow_server, housing_file: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "housing.csv"
+    data.write_bytes(housing_file.read_bytes())
+    spec = search_space.load(None, housing.TUNABLE).with_overrides(3, 1, early_termination=False)
+    spec = search_space.SweepSpec(
+        {**spec.parameters, "epochs": search_space.Choice((1,))},
+        spec.primary_metric,
+        None,
+        3,
+        1,
+    )
+
+    def break_the_data_after_the_first(trial: TrialOutcome) -> None:
+        if trial.index == 0:
+            text = data.read_text().splitlines()
+            text[1] = text[1].replace(",", ",abc,", 1)
+            data.write_text("\n".join(text))
+
+    session = TrackingSession(TrackingSettings(uri=mlflow_server.uri, experiment="sweep-fail-it"))
+    result = run_sweep(
+        SweepOptions(housing.SplitOptions(data), spec, seed=3),
+        session,
+        progress=break_the_data_after_the_first,
+    )
+    client = _client(mlflow_server)
+    assert [t.status for t in result.trials] == ["completed", "failed", "failed"]
+    for trial in result.trials[1:]:
+        run = client.get_run(trial.run_id)
+        assert run.info.status == "FAILED"
+        assert "must be numeric" in run.data.tags[ERROR_TAG]
+    assert result.best.index == 0
+    parent = client.get_run(result.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["trials_failed"] == 2
