@@ -320,6 +320,15 @@ def checked_features(x: pd.DataFrame, where: str) -> pd.DataFrame:
                 f"{where}: column '{name}' must be numeric, found {frame[name].iloc[row]!r} "
                 f"on row {row + 1}"
             )
+        if name != IMPUTED and values.isna().any():
+            row = int(values.isna().to_numpy().argmax())
+            raise DataError(
+                f"{where}: column '{name}' is empty on row {row + 1} "
+                f"(only {IMPUTED} may be missing)"
+            )
         frame[name] = values.astype(np.float64)
+    if frame[CATEGORY].isna().any():
+        row = int(frame[CATEGORY].isna().to_numpy().argmax())
+        raise DataError(f"{where}: column '{CATEGORY}' is empty on row {row + 1}")
     check_categories(frame[CATEGORY], where)
     return frame

@@ -32,15 +32,23 @@ class BanditCallback(keras.callbacks.Callback):
         ):
             self.best = value
         self.board.report(self.trial, report, self.best)
+        if self.policy is not None and math.isnan(value):
+            self._stop(report, f"{self.metric.name} is NaN at epoch {report}: the trial diverged")
+            return
         if self.policy is None or not self.policy.evaluates_at(report):
             return
         leader = self.board.best_at(report, self.metric.goal)
         if leader is None:
             return
         if self.policy.terminates(self.best, leader, self.metric.goal):
-            self.terminated_at = report
-            self.reason = (
+            limit = self.policy.allowed(leader, self.metric.goal)
+            self._stop(
+                report,
                 f"{self.metric.name} {self.best:.6g} at epoch {report} is outside the slack of "
-                f"the best {leader:.6g} (limit {self.policy.allowed(leader, self.metric.goal):.6g})"
+                f"the best {leader:.6g} (limit {limit:.6g})",
             )
-            self.model.stop_training = True
+
+    def _stop(self, report: int, reason: str) -> None:
+        self.terminated_at = report
+        self.reason = reason
+        self.model.stop_training = True

@@ -181,7 +181,7 @@ def _log_inputs(session: TrackingSession, split: housing_data.HousingSplit) -> N
 
 def _split_params(split: housing_data.HousingSplit) -> dict[str, Any]:
     return {
-        "data_file": str(split.path),
+        "data_file": str(split.path.absolute()),
         "split/test_fraction": split.test_fraction,
         "split/seed": split.seed,
         "n_train": len(split.train),

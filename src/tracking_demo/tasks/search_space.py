@@ -77,7 +77,7 @@ class BanditPolicy:
 
     slack_factor: float | None = 0.1
     slack_amount: float | None = None
-    evaluation_interval: int = 2
+    evaluation_interval: int = 1
     delay_evaluation: int = 0
 
     def evaluates_at(self, report: int) -> bool:
@@ -103,7 +103,7 @@ class BanditPolicy:
 class SweepSpec:
     parameters: Mapping[str, Distribution]
     primary_metric: PrimaryMetric = field(default_factory=PrimaryMetric)
-    policy: BanditPolicy | None = field(default_factory=BanditPolicy)
+    policy: BanditPolicy | None = None
     max_trials: int = 8
     max_concurrent: int = 4
     source: str = "<defaults>"
@@ -117,8 +117,8 @@ class SweepSpec:
         """Command-line values win over the file's."""
         spec = replace(
             self,
-            max_trials=max_trials or self.max_trials,
-            max_concurrent=max_concurrent or self.max_concurrent,
+            max_trials=self.max_trials if max_trials is None else max_trials,
+            max_concurrent=self.max_concurrent if max_concurrent is None else max_concurrent,
             policy=self.policy if early_termination else None,
         )
         if spec.max_trials < 1 or spec.max_concurrent < 1:
@@ -274,8 +274,10 @@ def _primary_metric(source: str, body: Any) -> PrimaryMetric:
 
 
 def _policy(source: str, body: Any) -> BanditPolicy | None:
+    """No section means no early termination, and a missing interval means 1, as in
+    HyperDrive (`HyperDriveConfig(policy=None)`, `BanditPolicy(evaluation_interval=1)`)."""
     if body is None:
-        return BanditPolicy()
+        return None
     if not isinstance(body, dict):
         raise ConfigError(f"{source}: early_termination must be a mapping with 'policy'")
     unknown = sorted(set(map(str, body)) - set(POLICY_KEYS))
