@@ -1,9 +1,11 @@
 """Run a training task as an Azure ML job: `python -m jobs.submit TASK [options] [-- TASK_OPTIONS]`.
 
 The job is the one contract of DESIGN rule 6: `tracking-demo train TASK --data DIR [options]`
-with the environment Azure ML gives a job. This module only packages that command (snapshot,
-environment, compute, dataset) and never adds training logic; `--local` runs the very same
-command here against a local MLflow server, and `--dry-run` prints what would be sent.
+with the environment Azure ML gives a job (or, with `--command sweep`, the whole local sweep
+`tracking-demo sweep TASK --data DIR [options]` as one job). This module only packages that
+command (snapshot, environment, compute, dataset) and never adds training logic; `--local` runs
+the very same command here against a local MLflow server, and `--dry-run` prints what would be
+sent.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from tracking_demo.errors import ConfigError, TrackingDemoError
 
 DATA_INPUT = "data"
 DATA_MODES = ("download", "mount")
+# The `tracking-demo` commands a job can run: one training run, or a whole local sweep.
+VERBS = ("train", "sweep")
 # Options the submitter sets itself; a task option of the same name would contradict it.
 RESERVED_TASK_OPTIONS = (
     "--data",
@@ -69,20 +73,25 @@ class JobRequest:
     data_mode: str = "download"
     register_as: str | None = None
     extra_variables: Mapping[str, str] = field(default_factory=dict)
+    verb: str = "train"
 
 
-def known_tasks() -> dict[str, click.Command]:
-    """The tasks `tracking-demo train` offers: the job can run exactly those."""
-    from tracking_demo.cli import train
+def known_tasks(verb: str = "train") -> dict[str, click.Command]:
+    """The tasks `tracking-demo VERB` offers (train, sweep): the job can run exactly those."""
+    from tracking_demo.cli import cli
 
-    return dict(train.commands)
+    group = cli.commands.get(verb)
+    if not isinstance(group, click.Group):
+        raise ConfigError(f"this checkout's tracking-demo has no '{verb}' command")
+    return dict(group.commands)
 
 
-def check_task(task: str, task_args: Sequence[str]) -> None:
+def check_task(task: str, task_args: Sequence[str], verb: str = "train") -> None:
     """Parse the task's options the way the job will, so a typo fails here, not in the cloud."""
-    tasks = known_tasks()
+    tasks = known_tasks(verb)
     if task not in tasks:
-        raise ConfigError(f"unknown task '{task}' (expected one of: {', '.join(sorted(tasks))})")
+        kind = "task" if verb == "train" else f"{verb} task"
+        raise ConfigError(f"unknown {kind} '{task}' (expected one of: {', '.join(sorted(tasks))})")
     for arg in task_args:
         name = arg.split("=", 1)[0]
         if name in RESERVED_TASK_OPTIONS:
@@ -109,13 +118,25 @@ def parse_dataset(reference: str) -> tuple[str, str]:
     return name.strip(), version
 
 
-def job_command(request: JobRequest, data_argument: Any) -> list[Any]:
-    """The job's command line; `data_argument` is where the data lands on the node."""
-    program = (
+def job_program(request: JobRequest) -> list[str]:
+    """`tracking-demo` as the environment has it: the image's command, or the snapshot's source."""
+    return (
         ["tracking-demo"] if request.environment == "image" else ["python", "-m", "tracking_demo"]
     )
+
+
+def job_command(request: JobRequest, data_argument: Any) -> list[Any]:
+    """The job's command line; `data_argument` is where the data lands on the node."""
     register = ["--register-as", request.register_as] if request.register_as else []
-    return [*program, "train", request.task, "--data", data_argument, *request.task_args, *register]
+    return [
+        *job_program(request),
+        request.verb,
+        request.task,
+        "--data",
+        data_argument,
+        *request.task_args,
+        *register,
+    ]
 
 
 def job_variables(request: JobRequest) -> dict[str, str]:
@@ -202,16 +223,14 @@ def dry_run_spec(
     }
 
 
-def submit(
-    request: JobRequest,
-    ref: WorkspaceRef,
-    root: Path,
-    wait: bool,
-    model_info_out: Path | None,
-    environ: Mapping[str, str] = os.environ,
-) -> dict[str, Any]:
-    """Submit to the workspace; with `wait`, stream the logs and check what the job left."""
-    from azureml.core import Dataset, Environment, Experiment
+def prepare_submit(
+    request: JobRequest, ref: WorkspaceRef, root: Path, environ: Mapping[str, str]
+) -> tuple[Any, Any, Any]:
+    """The workspace, the environment (reused or registered) and the data argument of a submit.
+
+    Checked first: the snapshot's limits and a `--gpu` job's cluster. `jobs.sweep` shares it.
+    """
+    from azureml.core import Dataset, Environment
     from azureml.core.compute import ComputeTarget
 
     from jobs.compute import is_gpu_vm_size
@@ -245,6 +264,21 @@ def submit(
         )
         named = dataset.as_named_input(DATA_INPUT)
         data_argument = named.as_mount() if request.data_mode == "mount" else named.as_download()
+    return workspace, environment, data_argument
+
+
+def submit(
+    request: JobRequest,
+    ref: WorkspaceRef,
+    root: Path,
+    wait: bool,
+    model_info_out: Path | None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """Submit to the workspace; with `wait`, stream the logs and check what the job left."""
+    from azureml.core import Experiment
+
+    workspace, environment, data_argument = prepare_submit(request, ref, root, environ)
     config = script_run_config(request, environment, root, data_argument)
     run = Experiment(workspace, request.experiment).submit(config)
     click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
@@ -257,7 +291,12 @@ def submit(
     if status != "Completed":
         raise JobFailedError(f"job {run.id} ended {status}: {run.get_portal_url()}")
     if request.register_as:
-        info = registered_model(workspace.get_mlflow_tracking_uri(), run.id, request.register_as)
+        info = registered_model(
+            workspace.get_mlflow_tracking_uri(),
+            run.id,
+            request.register_as,
+            include_children=request.verb == "sweep",
+        )
         info["job_id"] = run.id
         result["model"] = info
         if model_info_out is not None:
@@ -265,16 +304,33 @@ def submit(
     return result
 
 
-def registered_model(tracking_uri: str, run_id: str, name: str) -> dict[str, str]:
-    """The version the job's run registered under `name`; none is a failed job for a pipeline."""
+def registered_model(
+    tracking_uri: str, run_id: str, name: str, include_children: bool = False
+) -> dict[str, str]:
+    """The version the job's run registered under `name`; none is a failed job for a pipeline.
+
+    `include_children`: a sweep job registers the best trial's model, and trials are the job
+    run's MLflow child runs (tag `mlflow.parentRunId`).
+    """
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    run_ids = [run_id]
+    if include_children:
+        experiment_id = client.get_run(run_id).info.experiment_id
+        children = client.search_runs(
+            [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+        )
+        run_ids += [child.info.run_id for child in children]
+    versions = [
+        version
+        for candidate in run_ids
+        for version in client.search_model_versions(f"name = '{name}' and run_id = '{candidate}'")
+    ]
     if not versions:
         raise JobFailedError(f"run {run_id} finished but registered no version of model '{name}'")
     newest = max(versions, key=lambda version: int(version.version))
-    return {"name": name, "version": str(newest.version), "run_id": run_id}
+    return {"name": name, "version": str(newest.version), "run_id": newest.run_id or run_id}
 
 
 def write_model_info(info: Mapping[str, str], path: Path) -> None:
@@ -294,9 +350,10 @@ def make_request(
     dataset: str | None,
     data_mode: str,
     register_as: str | None,
+    verb: str = "train",
 ) -> JobRequest:
     """Options → a checked JobRequest: every rule that needs no network is applied here."""
-    check_task(task, task_args)
+    check_task(task, task_args, verb)
     image_ref = environments.environment_image(environment, image)
     name, version = parse_dataset(dataset) if dataset else (None, "latest")
     return JobRequest(
@@ -311,12 +368,22 @@ def make_request(
         dataset_version=version,
         data_mode=data_mode,
         register_as=register_as,
+        verb=verb,
     )
 
 
 @command
 @click.argument("task")
 @click.argument("task_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--command",
+    "verb",
+    type=click.Choice(VERBS),
+    default="train",
+    show_default=True,
+    help="train: one training run (`tracking-demo train TASK`); sweep: the whole local sweep "
+    "(`tracking-demo sweep TASK`) as one job. For HyperDrive trials, see `python -m jobs.sweep`.",
+)
 @click.option(
     "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
 )
@@ -363,6 +430,7 @@ def make_request(
 def main(
     task: str,
     task_args: tuple[str, ...],
+    verb: str,
     compute: str | None,
     experiment: str,
     environment: str,
@@ -387,9 +455,14 @@ def main(
       python -m jobs.submit moons --dataset moons --register-as moons-rf --dry-run
       python -m jobs.submit mnist-cnn --gpu --dataset mnist --wait -- --epochs 5
       python -m jobs.submit moons --local --data data/moons --register-as moons-rf
+      python -m jobs.submit housing-mlp --command sweep --dataset housing --dry-run
     """
     if dry_run and local:
         raise ConfigError("--dry-run and --local are two different ways to check a job: pick one")
+    if local and verb != "train":
+        raise ConfigError(
+            f"--local checks one training run; run `tracking-demo {verb} {task}` here instead"
+        )
     if model_info_out is not None and not wait and not local:
         raise ConfigError("--model-info-out needs --wait (the model exists once the job ends)")
     if model_info_out is not None and not register_as:
@@ -405,6 +478,7 @@ def main(
         dataset,
         data_mode,
         register_as,
+        verb,
     )
     if dry_run:
         print_spec(dry_run_spec(request, ref, source, os.environ))

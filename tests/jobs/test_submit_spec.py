@@ -207,7 +207,7 @@ def test_snapshot_is_small_and_holds_the_package(root: Path, curated_cpu: dict[s
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["no-such-task"], "unknown task 'no-such-task' (expected one of: mnist-cnn"),
+        (["no-such-task"], "unknown task 'no-such-task' (expected one of: housing-baseline"),
         (["moons", "--environment", "image"], "--environment image needs --image"),
         (
             ["moons", "--environment", "image", "--image", "myacr.azurecr.io/tracking-demo"],
