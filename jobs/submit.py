@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -339,6 +339,40 @@ def write_model_info(info: Mapping[str, str], path: Path) -> None:
     path.write_text(json.dumps(dict(info), indent=2) + "\n")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def job_target_options(func: F) -> F:
+    """Where and on what a job runs; shared by `jobs.submit` and `jobs.sweep`'s trials."""
+    options = [
+        click.option(
+            "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
+        ),
+        click.option("--experiment", default="tracking-demo", show_default=True),
+        click.option(
+            "--environment",
+            type=click.Choice(["curated", "image"]),
+            default="curated",
+            show_default=True,
+            help="curated: Azure ML builds the locked dependencies (cached by the lock's hash); "
+            "image: the custom image from the Dockerfile (--image).",
+        ),
+        click.option(
+            "--image", help="REGISTRY/NAME:TAG of the custom image (--environment image)."
+        ),
+        click.option(
+            "--gpu", is_flag=True, help="GPU variant: GPU base image and TensorFlow's CUDA extra."
+        ),
+        click.option("--dataset", help="Registered dataset NAME[:VERSION], passed as --data."),
+        click.option(
+            "--data-mode", type=click.Choice(DATA_MODES), default="download", show_default=True
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def make_request(
     task: str,
     task_args: tuple[str, ...],
@@ -384,24 +418,7 @@ def make_request(
     help="train: one training run (`tracking-demo train TASK`); sweep: the whole local sweep "
     "(`tracking-demo sweep TASK`) as one job. For HyperDrive trials, see `python -m jobs.sweep`.",
 )
-@click.option(
-    "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
-)
-@click.option("--experiment", default="tracking-demo", show_default=True)
-@click.option(
-    "--environment",
-    type=click.Choice(["curated", "image"]),
-    default="curated",
-    show_default=True,
-    help="curated: Azure ML builds the locked dependencies (cached by the lock's hash); "
-    "image: the custom image from the Dockerfile (--image).",
-)
-@click.option("--image", help="REGISTRY/NAME:TAG of the custom image (--environment image).")
-@click.option(
-    "--gpu", is_flag=True, help="GPU variant: GPU base image and TensorFlow's CUDA extra."
-)
-@click.option("--dataset", help="Registered dataset NAME[:VERSION] given to the task as --data.")
-@click.option("--data-mode", type=click.Choice(DATA_MODES), default="download", show_default=True)
+@job_target_options
 @click.option("--register-as", help="Register the trained model under this name.")
 @click.option("--wait", is_flag=True, help="Stream the logs and exit with the job's status.")
 @click.option(

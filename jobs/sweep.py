@@ -402,26 +402,7 @@ def register_best(
     is_flag=True,
     help="NoTerminationPolicy instead of the file's BanditPolicy.",
 )
-@click.option(
-    "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
-)
-@click.option("--experiment", default="tracking-demo", show_default=True)
-@click.option(
-    "--environment",
-    type=click.Choice(["curated", "image"]),
-    default="curated",
-    show_default=True,
-    help="curated: Azure ML builds the locked dependencies (cached by the lock's hash); "
-    "image: the custom image from the Dockerfile (--image).",
-)
-@click.option("--image", help="REGISTRY/NAME:TAG of the custom image (--environment image).")
-@click.option(
-    "--gpu", is_flag=True, help="GPU variant: GPU base image and TensorFlow's CUDA extra."
-)
-@click.option("--dataset", help="Registered dataset NAME[:VERSION] given to trials as --data.")
-@click.option(
-    "--data-mode", type=click.Choice(submit.DATA_MODES), default="download", show_default=True
-)
+@submit.job_target_options
 @click.option("--register-as", help="With --wait: register the best trial's model under this name.")
 @click.option(
     "--wait", is_flag=True, help="Stream the sweep, then print the best trial and its metrics."

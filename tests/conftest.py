@@ -72,6 +72,22 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     return path
 
 
+@pytest.fixture(autouse=True)
+def mlflow_uris_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's process-wide tracking and registry URIs (and their variables) come back after
+    each test: code that registers or downloads sets them, and a later test must not inherit
+    another test's server."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(variable, os.environ.get(variable, ""))  # recorded for teardown
+        if not os.environ[variable]:
+            monkeypatch.delenv(variable)
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No tracking variables leak in from the machine running the tests."""

@@ -65,7 +65,7 @@ def sync_run(
         uri = tracking_uri or meta.tracking_uri
         configure_http(request_timeout_s)
         check_reachable(uri)
-        client = MlflowClient(tracking_uri=uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         mlflow.set_tracking_uri(uri)  # registrations go through MLflow's fluent API
         contents = read_wal(run_dir.wal_path)
         acked = run_dir.acked()

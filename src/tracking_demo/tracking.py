@@ -199,7 +199,9 @@ class TrackingSession:
         if check:
             check_reachable(settings.uri)
         mlflow.set_tracking_uri(settings.uri)
-        self.client = MlflowClient(tracking_uri=settings.uri)
+        # The registry lives with the tracking server (locally and on Azure ML): a registry URI
+        # set earlier in the process (e.g. by a model download) must not redirect this client.
+        self.client = MlflowClient(tracking_uri=settings.uri, registry_uri=settings.uri)
         self._run_logger: RunLogger | None = None
         self._closed_logger: RunLogger | None = None
 

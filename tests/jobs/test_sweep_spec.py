@@ -19,8 +19,6 @@ import pytest
 from click.testing import CliRunner, Result
 from jobs_cli import assert_refused, run_module
 from mlflow.tracking import MlflowClient
-from mlflow.tracking._model_registry import utils as mlflow_registry_utils
-from mlflow.tracking._tracking_service import utils as mlflow_tracking_utils
 
 from jobs import snapshot
 from jobs import submit as submit_module
@@ -453,16 +451,8 @@ class FakeWorkspace:
 @pytest.fixture
 def workspace(monkeypatch: pytest.MonkeyPatch, mlflow_server: LocalServer) -> FakeWorkspace:
     state = FakeWorkspace(mlflow_server.uri, FakeSweepRun("sweep-1", None))
-    # Registering points MLflow's process-wide URIs (and their variables) at the workspace:
-    # put them back after the test.
-    for module, name in (
-        (mlflow_tracking_utils, "_tracking_uri"),
-        (mlflow_registry_utils, "_registry_uri"),
-    ):
-        monkeypatch.setattr(module, name, getattr(module, name))
-    for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.setenv(variable, "")  # recorded, so teardown restores (or removes) it
-        monkeypatch.delenv(variable)
+    # Registering points MLflow's process-wide URIs at the workspace; the autouse
+    # `mlflow_uris_restored` fixture puts them back after the test.
 
     class ComputeTarget:
         def __init__(self, workspace: Any, name: str) -> None:
