@@ -46,7 +46,7 @@ from jobs.common import (
 )
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import search_space
-from tracking_demo.tasks.housing import MLP_TASK, TUNABLE
+from tracking_demo.tasks.housing import MLP_TASK, TUNABLE, registration_tags
 from tracking_demo.tasks.search_space import Choice, LogUniform, SweepSpec, Uniform, cli_flag
 
 # What a trial runs: `python -m tracking_demo` as a script file, so HyperDrive can append the
@@ -353,16 +353,7 @@ def submit_sweep(
 
 def version_tags(sweep_id: str, metrics: Mapping[str, Any]) -> dict[str, str]:
     """The tags the local sweep gives the best trial's version, with the HyperDrive run's id."""
-    tags = {
-        "task": MLP_TASK,
-        "data": "california-housing",
-        "model": "regression",
-        "sweep_run_id": sweep_id,
-    }
-    for name in ("MAE", "RMSE"):
-        if isinstance(metrics.get(name), int | float):
-            tags[name] = f"{metrics[name]:.2f}"
-    return tags
+    return registration_tags(MLP_TASK, metrics, {"sweep_run_id": sweep_id})
 
 
 def _last(value: Any) -> Any:

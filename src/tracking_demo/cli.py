@@ -14,8 +14,14 @@ from click.core import ParameterSource
 from mlflow.exceptions import MlflowException
 
 from tracking_demo import __version__
+from tracking_demo.cli_common import (
+    print_result,
+    print_run_links,
+    quiet_tensorflow,
+    registered_name,
+    tracking_options,
+)
 from tracking_demo.cli_common import session_from_options as _session
-from tracking_demo.cli_common import tracking_options
 from tracking_demo.cli_housing import (
     compare,
     data_housing,
@@ -263,24 +269,7 @@ def _print_moons_summary(result: Any, grid: dict[str, Any], session: Any) -> Non
     click.echo("Metrics:")
     click.echo(f"accuracy {result.accuracy:.4f}")
     click.echo(f"cv_best_score {result.cv_best_score:.4f}")
-    _print_run_links(result, session)
-
-
-def _print_run_links(result: Any, session: Any) -> None:
-    """Where to look: the run's page, the model URI and the registered version."""
-    click.echo(f"Run: {session.run_url(result.run_id)}")
-    click.echo(f"Model: {result.model_uri}")
-    if result.registered_version:
-        click.echo(f"Registered: {_registered_name(result)}")
-
-
-def _registered_name(result: Any) -> str:
-    return f"models:/{result.registered_name}/{result.registered_version}"
-
-
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    print_run_links(result, session)
 
 
 mnist_data_option = click.option(
@@ -323,7 +312,7 @@ def train_mnist_logreg(
     result = mnist.train_logreg(
         mnist.LogregOptions(data_dir, max_iter, c, seed, register_as), session
     )
-    _print_result(result, session)
+    print_result(result, session)
 
 
 @train.command("mnist-cnn")
@@ -386,7 +375,7 @@ def train_mnist_cnn(
     tensorboard: bool,
 ) -> None:
     """A Keras CNN (or LeNet) with per-epoch metrics, early stopping and TensorBoard logs."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from tracking_demo.tasks import mnist
 
     options = mnist.NetworkOptions(
@@ -403,14 +392,7 @@ def train_mnist_cnn(
     )
     session = _session(tracking_uri, workspace_config, experiment)
     result = mnist.train_network(options, session)
-    _print_result(result, session)
-
-
-def _print_result(result: Any, session: Any) -> None:
-    click.echo("Metrics:")
-    for name, value in result.metrics.items():
-        click.echo(f"{name} {value:.4f}" if not float(value).is_integer() else f"{name} {value:g}")
-    _print_run_links(result, session)
+    print_result(result, session)
 
 
 # --- models -------------------------------------------------------------------------------
@@ -598,7 +580,7 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     _print_moons_summary(result, dict(options.grid), session)
     click.echo("")
     click.echo(f"Open the MLflow UI:   {local.uri}")
-    click.echo(f"Registered model:     {_registered_name(result)}")
+    click.echo(f"Registered model:     {registered_name(result)}")
     click.echo(f"Test accuracy:        {result.accuracy:.4f}")
     if result.registered_version:
         ref = f"{register_as}:{result.registered_version}"

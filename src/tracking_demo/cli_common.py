@@ -38,3 +38,30 @@ def session_from_options(
 
     settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
     return TrackingSession(settings)
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's output."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def registered_name(result: Any) -> str:
+    return f"models:/{result.registered_name}/{result.registered_version}"
+
+
+def print_run_links(result: Any, session: Any) -> None:
+    """Where to look: the run's page, the model URI and the registered version."""
+    click.echo(f"Run: {session.run_url(result.run_id)}")
+    if result.model_uri:
+        click.echo(f"Model: {result.model_uri}")
+    if result.registered_version:
+        click.echo(f"Registered: {registered_name(result)}")
+
+
+def print_result(result: Any, session: Any, number: str = ".4f") -> None:
+    """The run's metrics (whole numbers as such, others in `number` format), then its links."""
+    click.echo("Metrics:")
+    for name, value in result.metrics.items():
+        text = f"{value:g}" if float(value).is_integer() else format(value, number)
+        click.echo(f"{name} {text}")
+    print_run_links(result, session)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tracking_demo.cli_common import session_from_options, tracking_options
-
-
-def _quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from tracking_demo.cli_common import (
+    print_result,
+    quiet_tensorflow,
+    session_from_options,
+    tracking_options,
+)
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -123,7 +121,7 @@ def train_housing_mlp(
     trial: int | None,
 ) -> None:
     """Keras MLP with two hidden layers on California housing (test MAE and RMSE in dollars)."""
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from tracking_demo.tasks import housing
 
     if (sweep_board is None) != (trial is None):
@@ -149,7 +147,7 @@ def train_housing_mlp(
     result = housing.train_mlp(options, session, callback)
     if result.terminated_at is not None:
         click.echo(f"terminated early at epoch {result.terminated_at}: {callback.reason}")  # type: ignore[union-attr]
-    _print_result(result, session)
+    print_result(result, session, ",.2f")
 
 
 @click.command("housing-baseline")
@@ -187,18 +185,7 @@ def train_housing_baseline(
         register_as=register_as,
     )
     session = session_from_options(tracking_uri, workspace_config, experiment)
-    _print_result(housing.train_baseline(options, session), session)
-
-
-def _print_result(result: Any, session: Any) -> None:
-    click.echo("Metrics:")
-    for name, value in result.metrics.items():
-        click.echo(f"{name} {value:,.2f}" if not float(value).is_integer() else f"{name} {value:g}")
-    click.echo(f"Run: {session.run_url(result.run_id)}")
-    if result.model_uri:
-        click.echo(f"Model: {result.model_uri}")
-    if result.registered_version:
-        click.echo(f"Registered: models:/{result.registered_name}/{result.registered_version}")
+    print_result(housing.train_baseline(options, session), session, ",.2f")
 
 
 # --- the sweep ----------------------------------------------------------------------------
@@ -347,7 +334,7 @@ def compare(
 
     RUN_OR_MODEL is a run id, runs:/RUN/model, NAME:VERSION, NAME@ALIAS or models:/ URI.
     """
-    _quiet_tensorflow()
+    quiet_tensorflow()
     from tracking_demo.tasks.compare import compare as compare_models
 
     session = session_from_options(tracking_uri, workspace_config, experiment)

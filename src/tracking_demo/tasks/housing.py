@@ -219,6 +219,17 @@ def _signature(split: housing_data.HousingSplit, predict: Callable[[pd.DataFrame
     return example, ModelSignature(inputs, inferred.outputs)
 
 
+def registration_tags(
+    task: str, metrics: Mapping[str, Any], extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags every housing model version carries (task sweep and Azure sweep included)."""
+    tags = {"task": task, "data": "california-housing", "model": "regression", **(extra or {})}
+    for name in ("MAE", "RMSE"):
+        if isinstance(metrics.get(name), int | float):
+            tags[name] = f"{metrics[name]:.2f}"
+    return tags
+
+
 def _register(
     session: TrackingSession,
     model_uri: str,
@@ -228,9 +239,7 @@ def _register(
 ) -> str | None:
     if not name:
         return None
-    tags = {"task": task, "data": "california-housing", "model": "regression"}
-    tags.update({k: f"{metrics[k]:.2f}" for k in ("MAE", "RMSE") if k in metrics})
-    version = session.register_model(model_uri, name, tags=tags)
+    version = session.register_model(model_uri, name, tags=registration_tags(task, metrics))
     return str(version) if version is not None else None
 
 

@@ -63,9 +63,6 @@ class HousingMlpModel(mlflow.pyfunc.PythonModel):
         rows = self.features.transform(model_input)
         return np.asarray(self._network.predict_on_batch(rows), dtype=np.float64).reshape(-1)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"features": self.features, "_network": None}
-
 
 def save(
     path: Path, features: Any, network: Any, signature: Any, input_example: pd.DataFrame

@@ -35,6 +35,7 @@ from tracking_demo.tasks.housing import (
     TERMINATED_AT_TAG,
     TRIAL_STATUS_TAG,
     SplitOptions,
+    registration_tags,
 )
 from tracking_demo.tasks.trial_board import TrialBoard
 from tracking_demo.tracking import ERROR_TAG, TrackingSession
@@ -426,12 +427,6 @@ def _summary_metrics(trials: Sequence[TrialOutcome], wall_time: float) -> dict[s
 def _register_best(session: TrackingSession, best: TrialOutcome, name: str) -> str:
     from tracking_demo.registry import register_once
 
-    tags = {
-        "task": MLP_TASK,
-        "data": "california-housing",
-        "model": "regression",
-        "sweep_run_id": session.run_logger.run_id,
-        **{k: f"{v:.2f}" for k, v in best.metrics.items() if k in ("MAE", "RMSE")},
-    }
+    tags = registration_tags(MLP_TASK, best.metrics, {"sweep_run_id": session.run_logger.run_id})
     version = register_once(session.client, f"runs:/{best.run_id}/model", name, tags)
     return str(version.version)
