@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
-from mlflow.exceptions import MlflowException
 
 from tracking_demo import __version__
 from tracking_demo.cli_common import (
@@ -30,23 +29,32 @@ from tracking_demo.cli_housing import (
     train_housing_mlp,
 )
 from tracking_demo.cli_serving import predict, promote, serve
-from tracking_demo.errors import TrackingDemoError
+from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
 QUICKSTART_MODEL = "moons-rf"
 
 
 class _Cli(click.Group):
-    """Print expected errors as one line; `--debug` shows the traceback instead."""
+    """Print expected errors as one line; `--debug` shows the traceback instead.
+
+    Start-up imports nothing heavy (MLflow, TensorFlow, pandas...): every command imports what
+    it uses when it runs, so `--help` and `server status` answer at once
+    (tests/cli/test_startup_imports.py).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (TrackingDemoError, MlflowException) as error:
+        except Exception as error:
+            if isinstance(error, TrackingDemoError):
+                line = f"error: {error}"
+            elif (message := mlflow_error_message(error)) is not None:
+                line = f"tracking server error: {message}"
+            else:
+                raise
             if ctx.params.get("debug"):
                 raise
-            message = error.message if isinstance(error, MlflowException) else str(error)
-            prefix = "tracking server error" if isinstance(error, MlflowException) else "error"
-            click.echo(f"{prefix}: {message}", err=True)
+            click.echo(line, err=True)
             ctx.exit(1)
 
 

@@ -6,10 +6,9 @@ import secrets
 from pathlib import Path
 
 import click
-from mlflow.exceptions import MlflowException
 
 from tracking_demo.cli_common import session_from_options, tracking_options
-from tracking_demo.errors import TrackingDemoError
+from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
 KEY_VARIABLE = "TRACKING_DEMO_SERVING_KEY"
 DEFAULT_PORT = 8000
@@ -178,8 +177,10 @@ def predict(
         return
     try:
         logged = _run_metric(run_id, data.run_metric, tracking_uri, workspace_config, experiment)
-    except (TrackingDemoError, MlflowException) as error:
-        reason = error.message if isinstance(error, MlflowException) else str(error)
+    except Exception as error:
+        reason = str(error) if isinstance(error, TrackingDemoError) else mlflow_error_message(error)
+        if reason is None:
+            raise
         click.echo(f"cannot compare with run {run_id}: {reason}", err=True)
         return
     if logged is None:

@@ -1,5 +1,9 @@
 """One exception type per kind of user error, caught once by the CLI and printed as one line."""
 
+from __future__ import annotations
+
+import sys
+
 
 class TrackingDemoError(Exception):
     """Base of the errors a user can fix; the CLI prints them without a traceback."""
@@ -31,3 +35,15 @@ class TrackingIncompleteError(TrackingDemoError):
 
 class EndpointError(TrackingDemoError):
     """A scoring endpoint could not be reached or refused a request; says what it answered."""
+
+
+def mlflow_error_message(error: BaseException) -> str | None:
+    """MLflow's message when `error` is an `MlflowException`, else None.
+
+    Asked without importing MLflow (seconds of start-up for every command): an MlflowException
+    can only exist once `mlflow.exceptions` has been imported by whatever raised it.
+    """
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if exceptions is not None and isinstance(error, exceptions.MlflowException):
+        return str(error.message)
+    return None

@@ -21,8 +21,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import requests
-
 from tracking_demo.errors import ServerError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +51,8 @@ class ServerState:
 
 def is_healthy(uri: str, timeout: float = 2.0) -> bool:
     """True when an MLflow server answers `GET /health` at `uri`."""
+    import requests  # here, not at the top: `tracking-demo server status` starts without it
+
     try:
         response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
     except requests.RequestException:
