@@ -1,11 +1,11 @@
 """Run a training task as an Azure ML job: `python -m jobs.submit TASK [options] [-- TASK_OPTIONS]`.
 
-The job is the one contract of DESIGN rule 6: `tracking-demo train TASK --data DIR [options]`
-with the environment Azure ML gives a job (or, with `--command sweep`, the whole local sweep
-`tracking-demo sweep TASK --data DIR [options]` as one job). This module only packages that
-command (snapshot, environment, compute, dataset) and never adds training logic; `--local` runs
-the very same command here against a local MLflow server, and `--dry-run` prints what would be
-sent.
+The job is the one contract of docs/architecture.md, rule 6:
+`tracking-demo train TASK --data DIR [options]` with the environment Azure ML gives a job (or,
+with `--command sweep`, the whole local sweep `tracking-demo sweep TASK --data DIR [options]` as
+one job). This module only packages that command (snapshot, environment, compute, dataset) and
+never adds training logic; `--local` runs the very same command here against a local MLflow
+server, and `--dry-run` prints what would be sent.
 """
 
 from __future__ import annotations

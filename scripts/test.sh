@@ -13,5 +13,5 @@ bash docker/install-tools.sh
 .tools/poetry/bin/poetry check --lock
 .venv/bin/ruff check src tests benchmarks docker jobs
 .venv/bin/ruff format --check src tests benchmarks docker jobs
-.venv/bin/lint-imports --no-cache  # DESIGN rule 1: only azure_workspace imports the Azure SDK
+.venv/bin/lint-imports --no-cache  # docs/architecture.md, rule 1: only azure_workspace imports the Azure SDK
 exec .venv/bin/python -m pytest "$@"

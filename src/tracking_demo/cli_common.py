@@ -13,7 +13,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def tracking_options(func: F) -> F:
-    """The options every command that talks to a tracking server shares (DESIGN rule 2)."""
+    """The options every command that talks to a tracking server shares (docs/architecture.md,
+    rule 2)."""
     func = click.option(
         "--experiment",
         help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",

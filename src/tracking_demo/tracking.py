@@ -70,9 +70,10 @@ def resolve_tracking_uri(
     workspace_config: Path | None = None,
     default: str = DEFAULT_TRACKING_URI,
 ) -> str:
-    """DESIGN rule 2: `--tracking-uri`, then `MLFLOW_TRACKING_URI`, then a workspace, then local.
+    """`--tracking-uri`, else a workspace asked for, else `MLFLOW_TRACKING_URI`, else local.
 
-    `--tracking-uri azureml` means "find the workspace's config.json as the Azure SDK does".
+    The order of docs/architecture.md, rule 2. `--tracking-uri azureml` means "find the
+    workspace's config.json as the Azure SDK does"; `--workspace-config` names the file.
     """
     if explicit and explicit != "azureml":
         return explicit
@@ -182,9 +183,9 @@ class RunHandle:
 class TrackingSession:
     """Owns the tracking connection: URI, experiment, the run's life and failure recording.
 
-    Everything a task logs goes through the run's `RunLogger` (DESIGN rule 4): appended to a
-    local write-ahead log, delivered in the background, finished by `sync` if the process ends
-    before the server acknowledged it.
+    Everything a task logs goes through the run's `RunLogger` (docs/architecture.md, rule 4):
+    appended to a local write-ahead log, delivered in the background, finished by `sync` if the
+    process ends before the server acknowledged it.
     """
 
     def __init__(
@@ -329,9 +330,10 @@ class TrackingSession:
         return self.run_logger.new_artifact_slot() / PurePosixPath(artifact_file).name
 
     def log_model_portably(self, save: Callable[[Path], None], artifact_path: str = "model") -> str:
-        """DESIGN rule 3: save the MLflow model locally, upload its files, return `runs:/` URI.
+        """Save the MLflow model locally, upload its files, return its `runs:/` URI.
 
-        Works on servers without MLflow 3's logged-models API (Azure ML), unlike `log_model`.
+        Works on servers without MLflow 3's logged-models API (Azure ML), unlike `log_model`
+        (docs/architecture.md, rule 3).
         """
         run_logger = self.run_logger
         local = run_logger.new_artifact_slot() / PurePosixPath(artifact_path).name

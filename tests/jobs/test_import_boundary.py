@@ -1,4 +1,5 @@
-"""DESIGN rule 1 holds and would catch a breach: only azure_workspace imports the Azure SDK."""
+"""docs/architecture.md, rule 1 holds and would catch a breach: only azure_workspace imports the
+Azure SDK, and the package never imports the submitters."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """A Keras callback that hands each epoch's metrics to the run's logger.
 
 The callback only appends (a few microseconds); the run's logger writes the points to its
-write-ahead log and sends them with `log_batch` from a background thread (DESIGN rule 4), so
-training never waits on the tracking server. MLflow's own `mlflow.keras.MlflowCallback` would
-send one synchronous request per epoch through the fluent API instead.
+write-ahead log and sends them with `log_batch` from a background thread (docs/architecture.md,
+rule 4), so training never waits on the tracking server. MLflow's own
+`mlflow.keras.MlflowCallback` would send one synchronous request per epoch through the fluent
+API instead.
 """
 
 from __future__ import annotations
