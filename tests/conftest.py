@@ -1,4 +1,10 @@
-"""Shared fixtures: a real local MLflow server per test session, and generated data."""
+"""Shared fixtures: a real local MLflow server per test session, and generated data.
+
+The suite does not depend on the machine it runs on: the user's MLflow, Azure ML and
+tracking-demo variables are removed for the whole session, write-ahead logs go to temporary
+folders, and no test reaches the default server ports (5000, 8000) or the repository's
+`.tracking/` folder, so it passes while `tracking-demo quickstart`'s server is still running.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +20,26 @@ from typing import Any
 
 import mlflow
 import pytest
+from tests.support.isolation import machine_variables, with_loopback
 
 from tracking_demo.data import mnist
 from tracking_demo.data.moons import MoonsSpec, write
 from tracking_demo.server import LocalServer, find_free_port, group_alive
 from tracking_demo.tracking import TrackingSession, TrackingSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Before any other fixture: the user's variables gone, runs logged under a temporary
+    folder (session- and module-scoped fixtures included), loopback never sent to a proxy."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in machine_variables(os.environ):
+            patch.delenv(name)
+        runs = tmp_path_factory.mktemp("session-runs")
+        patch.setenv("TRACKING_DEMO_RUNS_DIR", str(runs))
+        for name in ("NO_PROXY", "no_proxy"):
+            patch.setenv(name, with_loopback(os.environ.get(name, "")))
+        yield runs
 
 
 def _serve(data_dir: Path, azure_surface: bool = False) -> Iterator[LocalServer]:
@@ -90,7 +111,8 @@ def mlflow_uris_restored(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No tracking variables leak in from the machine running the tests."""
+    """No MLflow or Azure ML variable at all, not even one an earlier test or fixture set (the
+    machine's own are gone for the whole session: `isolated_environment`)."""
     for name in list(os.environ):
         if name.startswith("MLFLOW_") or name.startswith("AZUREML_"):
             monkeypatch.delenv(name, raising=False)

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,16 +27,19 @@ if TYPE_CHECKING:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Run `python -m tracking_demo ARGS` with the machine's MLflow variables removed."""
+    """Run `python -m tracking_demo ARGS` with no MLflow variable but those in `env`, in `cwd`
+    or else an empty temporary folder: defaults relative to the current folder (`.tracking/`,
+    `digit.png`) never land in, or read from, the repository."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return subprocess.run(
-        [sys.executable, "-m", "tracking_demo", *args],
-        env={**clean, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    with tempfile.TemporaryDirectory(prefix="tracking-demo-cli-") as scratch:
+        return subprocess.run(
+            [sys.executable, "-m", "tracking_demo", *args],
+            env={**clean, **(env or {})},
+            cwd=cwd or scratch,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
 
 def _all_commands(group, prefix=()):  # type: ignore[no-untyped-def]

@@ -42,7 +42,9 @@ def no_server() -> str:
 
 
 @pytest.fixture
-def sqlite_uri(tmp_path: Path, clean_env: None) -> Iterator[str]:
+def sqlite_uri(tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    # A sqlite store keeps artifacts in ./mlruns: run from tmp_path, not from the repository.
+    monkeypatch.chdir(tmp_path)
     yield f"sqlite:///{tmp_path / 'mlflow.db'}"
     # The command set the URI process-wide (and in os.environ); later tests must not inherit it.
     mlflow.set_tracking_uri(None)

@@ -88,6 +88,7 @@ def serving(
             stdout=out,
             stderr=err,
             env=serve_env(env),
+            cwd=tmp_path,
             start_new_session=True,
         )
     endpoint = RunningEndpoint(f"http://127.0.0.1:{port}/score", key, process, stdout, stderr)
