@@ -1,86 +1,130 @@
-"""Wall times a user waits for: server start to healthy, `train moons`, `quickstart`.
+"""Wall times a new user waits for, before and after a change, side by side.
 
-Run: .venv/bin/python benchmarks/foundation_timings.py [--repeats 5]
-Prints the median and the spread of each, measured in one process run on this machine.
+Run: .venv/bin/python benchmarks/foundation_timings.py [--repeats 3] [--baseline-ref ec0ca50]
+     [--after-ref REF] [--measures server,train,quickstart]
+
+- server:     `tracking-demo server start` on a fresh folder and a free port, until it answers
+  `/health` (the command returns then); the server is stopped afterwards, untimed;
+- train:      `tracking-demo train moons` with the default grid against a running local server;
+- quickstart: `tracking-demo quickstart` from a fresh folder (so it starts its server too).
+
+"Before" and "after" are `src/` of two git refs (after: this working tree unless `--after-ref`),
+run with this interpreter and its installed dependencies, as benchmarks/cli_startup.py does.
+Each measure alternates before and after within a repeat, in an order that flips between
+repeats, after one untimed warm-up of each; printed are the medians and the spread.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from cli_startup import DEFAULT_BASELINE, LAUNCH, ROOT, check_source, extract_src
 
 from tracking_demo.data.moons import MoonsSpec, write
 from tracking_demo.server import LocalServer, find_free_port
 
+MEASURES = ("server", "train", "quickstart")
 
-def _cli(*args: str, cwd: Path) -> float:
+
+def _cli(src: Path, args: list[str], env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tracking_demo", *args],
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH, str(src), *args],
         cwd=cwd,
-        check=True,
+        env=env,
         capture_output=True,
+        text=True,
     )
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"tracking-demo {' '.join(args)} ({src}):\n{done.stdout}{done.stderr}")
+    return elapsed
 
 
-def server_start(repeats: int, root: Path) -> list[float]:
-    times = []
-    for index in range(repeats):
-        server = LocalServer(root / f"start-{index}", port=find_free_port())
-        started = time.perf_counter()
-        server.start()
-        times.append(time.perf_counter() - started)
-        server.stop()
-    return times
+def measure(
+    name: str, src: Path, root: Path, env: dict[str, str], server_uri: str
+) -> Callable[[], float]:
+    """One timed run of `name` from `src`, in a fresh folder under `root`."""
 
-
-def train_moons(repeats: int, root: Path) -> list[float]:
-    server = LocalServer(root / "train", port=find_free_port())
-    server.start()
-    data = root / "moons"
-    write(MoonsSpec(), data)
-    try:
-        return [
-            _cli("train", "moons", "--data", str(data), "--tracking-uri", server.uri, cwd=root)
-            for _ in range(repeats)
-        ]
-    finally:
-        server.stop()
-
-
-def quickstart(repeats: int, root: Path) -> list[float]:
-    """Each repeat from a fresh data folder, so it includes starting the server."""
-    times = []
-    for index in range(repeats):
-        data_dir = root / f"qs-{index}"
+    def run() -> float:
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+        if name == "train":
+            args = ["train", "moons", "--data", str(root / "moons"), "--tracking-uri", server_uri]
+            return _cli(src, args, env, folder)
+        data_dir = folder / ".tracking"
         port = str(find_free_port())
+        command = ["server", "start"] if name == "server" else ["quickstart"]
         try:
-            times.append(_cli("quickstart", "--data-dir", str(data_dir), "--port", port, cwd=root))
+            return _cli(src, [*command, "--data-dir", str(data_dir), "--port", port], env, folder)
         finally:
             LocalServer(data_dir).stop()
-    return times
+
+    return run
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE, help="[%(default)s]")
+    parser.add_argument("--after-ref", help="[default: the working tree]")
+    parser.add_argument("--measures", default=",".join(MEASURES), help="[%(default)s]")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    names = [n.strip() for n in args.measures.split(",") if n.strip()]
+    if unknown := set(names) - set(MEASURES):
+        parser.error(f"unknown measures: {', '.join(sorted(unknown))}")
+
+    with tempfile.TemporaryDirectory(prefix="foundation-") as tmp:
         root = Path(tmp)
-        results = {
-            "server start -> healthy": server_start(args.repeats, root),
-            "train moons (CLI, default grid)": train_moons(args.repeats, root),
-            "quickstart (fresh, incl. server start)": quickstart(args.repeats, root),
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TRACKING_DEMO_RUNS_DIR": str(root / "runs"),
         }
-    print(f"{'measure':<42} {'median s':>9} {'min s':>7} {'max s':>7}  (n={args.repeats})")
-    for name, times in results.items():
-        print(f"{name:<42} {statistics.median(times):>9.1f} {min(times):>7.1f} {max(times):>7.1f}")
+        sources = {"before": extract_src(args.baseline_ref, root / "before")}
+        sources["after"] = (
+            extract_src(args.after_ref, root / "after") if args.after_ref else ROOT / "src"
+        )
+        for src in sources.values():
+            check_source(src)
+        write(MoonsSpec(), root / "moons")
+        server = LocalServer(root / "server", port=find_free_port())
+        server.start()
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load "
+            f"{os.getloadavg()[0]:.2f}; {args.repeats} repeats",
+            flush=True,
+        )
+        times: dict[str, dict[str, list[float]]] = {n: {s: [] for s in sources} for n in names}
+        try:
+            for repeat in range(-1, args.repeats):  # -1: the untimed warm-up
+                order = list(sources) if repeat % 2 == 0 else list(sources)[::-1]
+                for name in names:
+                    for side in order:
+                        elapsed = measure(name, sources[side], root, env, server.uri)()
+                        print(f"  repeat {repeat + 1}: {name:10} {side:6} {elapsed:6.1f} s")
+                        if repeat >= 0:
+                            times[name][side].append(elapsed)
+        finally:
+            server.stop()
+
+    after_label = args.after_ref or "working tree"
+    print(f"\nload at end {os.getloadavg()[0]:.2f}; wall seconds, median [min-max]\n")
+    print(f"{'measure':<12} {'before':>18} {'after':>18} {'ratio':>7}")
+    for name, sides in times.items():
+        cells = [
+            f"{statistics.median(t):5.1f} [{min(t):4.1f}-{max(t):4.1f}]" for t in sides.values()
+        ]
+        ratio = statistics.median(sides["before"]) / statistics.median(sides["after"])
+        print(f"{name:<12} {cells[0]:>18} {cells[1]:>18} {ratio:6.2f}x")
+    print(f"before = {args.baseline_ref}, after = {after_label}; ratio = before / after")
 
 
 if __name__ == "__main__":

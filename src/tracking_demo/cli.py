@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -16,8 +15,6 @@ from tracking_demo import __version__
 from tracking_demo.cli_common import (
     print_result,
     print_run_links,
-    quiet_tensorflow,
-    registered_name,
     tracking_options,
 )
 from tracking_demo.cli_common import session_from_options as _session
@@ -28,6 +25,7 @@ from tracking_demo.cli_housing import (
     train_housing_baseline,
     train_housing_mlp,
 )
+from tracking_demo.cli_output import configure_output, start_tensorflow
 from tracking_demo.cli_serving import predict, promote, serve
 from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
@@ -59,16 +57,14 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also show progress logs and MLflow's own output."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.version_option(__version__, prog_name="tracking-demo")
-def cli(debug: bool) -> None:
+def cli(verbose: bool, debug: bool) -> None:
     """Plain-MLflow training tasks: local server, data, training, registry."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if debug:
-        logging.getLogger("tracking_demo").setLevel(logging.DEBUG)
+    configure_output(verbose, debug)
 
 
 def main() -> None:
@@ -383,7 +379,7 @@ def train_mnist_cnn(
     tensorboard: bool,
 ) -> None:
     """A Keras CNN (or LeNet) with per-epoch metrics, early stopping and TensorBoard logs."""
-    quiet_tensorflow()
+    start_tensorflow()
     from tracking_demo.tasks import mnist
 
     options = mnist.NetworkOptions(
@@ -568,32 +564,44 @@ def sync(
 @click.option("--register-as", default=QUICKSTART_MODEL, show_default=True)
 def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     """Local server (started if none answers), two-moons data, a run and a registered model."""
-    from tracking_demo.data.moons import MoonsSpec, write
-    from tracking_demo.server import LocalServer, is_healthy
-    from tracking_demo.tasks import moons
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.server import DEFAULT_DATA_DIR, LocalServer, is_healthy
 
     local = LocalServer(data_dir, host, port)
-    if is_healthy(local.uri):
-        click.echo(f"Using the MLflow server already answering at {local.uri}")
-    else:
-        started = time.monotonic()
-        local.start()
-        click.echo(f"Started the MLflow server at {local.uri} in {time.monotonic() - started:.1f}s")
+    started = time.monotonic()
+    running = is_healthy(local.uri)
+    # The server boots on one core while this process imports MLflow and the task (seconds).
+    uri = local.uri if running else local.launch().uri
+    from tracking_demo.data.moons import MoonsSpec, write
+    from tracking_demo.tasks import moons
+    from tracking_demo.tracking import (
+        DEFAULT_TRACKING_URI,
+        TrackingSession,
+        TrackingSettings,
+        default_wal_root,
+    )
+
     moons_dir = data_dir / "datasets" / "moons"
     write(MoonsSpec(), moons_dir)
-    session = TrackingSession(TrackingSettings(uri=local.uri))
+    if running:
+        click.echo(f"Using the MLflow server already answering at {uri}")
+    else:
+        local.wait_healthy()
+        click.echo(f"Started the MLflow server at {uri} in {time.monotonic() - started:.1f}s")
+    # Its runs' logs live with its server's data unless the user chose a place for them.
+    runs = default_wal_root(os.environ, data_dir / "runs")
+    session = TrackingSession(TrackingSettings(uri=uri, wal_root=runs))
     options = moons.MoonsOptions(moons_dir, register_as=register_as)
     result = moons.train(options, session)
     _print_moons_summary(result, dict(options.grid), session)
+    # Commands to copy: they name the server and folder when those are not the defaults.
+    tracking = "" if uri == DEFAULT_TRACKING_URI else f" --tracking-uri {uri}"
+    folder = "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
     click.echo("")
-    click.echo(f"Open the MLflow UI:   {local.uri}")
-    click.echo(f"Registered model:     {registered_name(result)}")
-    click.echo(f"Test accuracy:        {result.accuracy:.4f}")
+    click.echo(f"Open the MLflow UI:   {uri}")
     if result.registered_version:
         ref = f"{register_as}:{result.registered_version}"
-        click.echo(f"Serve it over HTTP:   tracking-demo serve {ref}")
-    click.echo("Stop the server with: tracking-demo server stop")
+        click.echo(f"Serve the model:      tracking-demo serve {ref}{tracking}")
+    click.echo(f"Stop the server:      tracking-demo server stop{folder}")
 
 
 cli.add_command(serve)

@@ -41,11 +41,6 @@ def session_from_options(
     return TrackingSession(settings)
 
 
-def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) hides the run's output."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def registered_name(result: Any) -> str:
     return f"models:/{result.registered_name}/{result.registered_version}"
 

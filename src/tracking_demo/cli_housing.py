@@ -9,10 +9,10 @@ import click
 
 from tracking_demo.cli_common import (
     print_result,
-    quiet_tensorflow,
     session_from_options,
     tracking_options,
 )
+from tracking_demo.cli_output import start_tensorflow
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ def train_housing_mlp(
     trial: int | None,
 ) -> None:
     """Keras MLP with two hidden layers on California housing (test MAE and RMSE in dollars)."""
-    quiet_tensorflow()
+    start_tensorflow()
     from tracking_demo.tasks import housing
 
     if (sweep_board is None) != (trial is None):
@@ -334,7 +334,7 @@ def compare(
 
     RUN_OR_MODEL is a run id, runs:/RUN/model, NAME:VERSION, NAME@ALIAS or models:/ URI.
     """
-    quiet_tensorflow()
+    start_tensorflow()  # the MLP models load Keras
     from tracking_demo.tasks.compare import compare as compare_models
 
     session = session_from_options(tracking_uri, workspace_config, experiment)

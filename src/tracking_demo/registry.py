@@ -13,6 +13,7 @@ from typing import Literal
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.errors import ConfigError
@@ -41,8 +42,21 @@ def register(
     tags: Mapping[str, str] | None = None,
     timeout_s: float = 60.0,
 ) -> ModelVersion:
-    """Register a `runs:/` model and wait until the version is READY."""
-    version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
+    """Register a `runs:/` model with this client's registry and wait until it is READY.
+
+    The client's own calls, not `mlflow.register_model`: the fluent one uses the process-wide
+    URIs and prints three lines of its own to stderr on every registration.
+    """
+    run_id, artifact_path = RunsArtifactRepository.parse_runs_uri(model_uri)
+    source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    version = client.create_model_version(
+        name, source, run_id=run_id, tags=dict(tags or {}), await_creation_for=0
+    )
     deadline = time.monotonic() + timeout_s
     while version.status != "READY" and time.monotonic() < deadline:
         time.sleep(0.5)

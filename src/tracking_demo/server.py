@@ -153,6 +153,7 @@ class LocalServer:
         self.workers = workers
         self.azure_surface = azure_surface
         self._process: subprocess.Popen[bytes] | None = None
+        self._launched_at = 0.0
 
     @property
     def uri(self) -> str:
@@ -205,6 +206,14 @@ class LocalServer:
 
     def start(self, timeout: float = 90.0) -> ServerState:
         """Start in the background and wait for `/health`; reuse this folder's running server."""
+        state = self.launch()
+        self.wait_healthy(timeout)
+        return state
+
+    def launch(self) -> ServerState:
+        """Start the process group and return at once (the server answers seconds later), so a
+        caller can prepare its own work meanwhile; `wait_healthy` then waits for `/health`.
+        A healthy server of this folder is reused."""
         _ensure_writable(self.data_dir)
         running = self.read_state()
         if running is not None and is_healthy(running.uri):
@@ -223,7 +232,6 @@ class LocalServer:
         # that tracking does not use; a user can still turn it on by setting the variable.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
         log = self.log_path.open("ab")
-        started = time.monotonic()
         try:
             self._process = subprocess.Popen(
                 self.command(),
@@ -244,12 +252,15 @@ class LocalServer:
             azure_surface=self.azure_surface,
         )
         self.state_path.write_text(json.dumps(asdict(state), indent=2))
-        self._wait_healthy(timeout)
-        logger.info("server healthy at %s after %.1fs", self.uri, time.monotonic() - started)
+        self._launched_at = time.monotonic()
         return state
 
-    def _wait_healthy(self, timeout: float) -> None:
-        assert self._process is not None
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        """Wait for the server `launch` started to answer `/health` (at once when it reused a
+        running one); one that exits or stays silent is stopped with its group and reported
+        with the last lines of its log."""
+        if self._process is None:
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -259,6 +270,11 @@ class LocalServer:
                     f"last lines of {self.log_path}:\n{self._log_tail()}"
                 )
             if is_healthy(self.uri, timeout=1.0):
+                logger.info(
+                    "server healthy at %s after %.1fs",
+                    self.uri,
+                    time.monotonic() - self._launched_at,
+                )
                 return
             time.sleep(0.2)
         self._stop_group(self._process.pid, timeout=10.0)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ MAX_TAG_LENGTH = 5000
 REACHABILITY_TIMEOUT_S = (2.0, 2.5)
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 DEFAULT_WAL_ROOT = Path(".tracking") / "runs"
+INTEGER_COLUMN_HINT = "Hint: Inferred schema contains integer column"
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,9 @@ class TrackingSettings:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
 
 
-def default_wal_root(environ: Mapping[str, str]) -> Path:
-    """Where runs keep their write-ahead logs: `$TRACKING_DEMO_RUNS_DIR`, else `.tracking/runs`."""
-    return Path(environ.get("TRACKING_DEMO_RUNS_DIR") or DEFAULT_WAL_ROOT)
+def default_wal_root(environ: Mapping[str, str], default: Path = DEFAULT_WAL_ROOT) -> Path:
+    """Where runs keep their write-ahead logs: `$TRACKING_DEMO_RUNS_DIR`, else `default`."""
+    return Path(environ.get("TRACKING_DEMO_RUNS_DIR") or default)
 
 
 def resolve_tracking_uri(
@@ -307,7 +309,11 @@ class TrackingSession:
 
     def log_input(self, dataset: Any, context: str) -> None:
         """An `mlflow.data` dataset as a run input (name, digest, source, schema)."""
-        entity = dataset._to_mlflow_entity()
+        with warnings.catch_warnings():
+            # MLflow's hint about integer columns concerns model signatures (the tasks declare
+            # theirs); a data set's schema describes the data, and its integer labels are right.
+            warnings.filterwarnings("ignore", INTEGER_COLUMN_HINT, UserWarning)
+            entity = dataset._to_mlflow_entity()
         self.run_logger.log_record(dataset_record(entity, {MLFLOW_DATASET_CONTEXT: context}))
 
     def log_figure(self, figure: Figure, artifact_file: str) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score
+from tests.support.lock import assert_pins_the_lock
 
 from tracking_demo import registry
 from tracking_demo.data import mnist as mnist_data
@@ -136,6 +137,9 @@ def test_network_run_artifacts_include_tensorboard_and_figures(
     assert {p.parent.name for p in events} >= {"train", "validation"}
     model_files = {Path(a.path).name for a in client.list_artifacts(lenet_run.run_id, "model")}
     assert {"MLmodel", "input_example.json"} <= model_files
+    assert_pins_the_lock(
+        mlflow.artifacts.load_text(f"runs:/{lenet_run.run_id}/model/requirements.txt")
+    )
 
 
 def test_registration_tags_carry_data_kind_and_metrics(

@@ -8,6 +8,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score
+from tests.support.lock import assert_pins_the_lock
 
 from tracking_demo import registry
 from tracking_demo.data.moons import load
@@ -79,6 +80,14 @@ def test_logged_model_has_signature(mlflow_server, default_run: MoonsResult) -> 
     mlflow.set_tracking_uri(mlflow_server.uri)
     info = mlflow.models.get_model_info(default_run.model_uri)
     assert [spec.name for spec in info.signature.inputs] == ["x1", "x2"]
+
+
+def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: MoonsResult) -> None:
+    """Named, not inferred: the lock's versions of what loading the forest needs."""
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    text = mlflow.artifacts.load_text(f"{default_run.model_uri}/requirements.txt")
+    assert_pins_the_lock(text)
+    assert {line.split("==")[0] for line in text.split()} >= {"mlflow", "scikit-learn", "skops"}
 
 
 def test_registration_tags_version_with_accuracy(mlflow_server, default_run: MoonsResult) -> None:

@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 
 from tracking_demo.data import housing as housing_data
 from tracking_demo.errors import ConfigError
+from tracking_demo.tasks import model_requirements
 from tracking_demo.tasks.figures import training_curves_figure
 from tracking_demo.tracking import TrackingSession, local_file_source
 
@@ -279,6 +280,7 @@ def train_baseline(options: BaselineOptions, session: TrackingSession) -> Housin
                 signature=signature,
                 input_example=example,
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                pip_requirements=model_requirements.sklearn_model(),
             )
         )
         version = _register(session, model_uri, options.register_as, BASELINE_TASK, metrics)

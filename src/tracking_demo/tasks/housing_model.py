@@ -7,13 +7,14 @@ Loading needs `tracking_demo` importable (it is in the image, the venv and the A
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+
+from tracking_demo.tasks import model_requirements
 
 NETWORK_ARTIFACT = "network"
 NETWORK_FILE = "network.keras"
@@ -78,22 +79,5 @@ def save(
         artifacts={NETWORK_ARTIFACT: str(network_file)},
         signature=signature,
         input_example=input_example,
-        pip_requirements=requirements(),
+        pip_requirements=model_requirements.keras_model(pyfunc=True),
     )
-
-
-def requirements() -> list[str]:
-    """Pinned to what saved the model; named rather than inferred, which would load it again in
-    a subprocess (seconds of TensorFlow start-up per saved model)."""
-    import keras
-
-    names = ["mlflow", "keras", "scikit-learn", "numpy", "pandas", "cloudpickle"]
-    backend = keras.backend.backend()
-    names.append({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend))
-    pinned = []
-    for name in names:
-        try:
-            pinned.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pinned.append(name)
-    return pinned

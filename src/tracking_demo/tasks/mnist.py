@@ -25,6 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
+from tracking_demo.tasks import model_requirements
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
 from tracking_demo.tracking import TrackingSession, local_file_source
 
@@ -216,7 +217,11 @@ def train_logreg(options: LogregOptions, session: TrackingSession) -> MnistResul
         signature = infer_signature(example, model.predict(example))
         model_uri = session.log_model_portably(
             lambda path: mlflow.sklearn.save_model(
-                model, str(path), signature=signature, input_example=example
+                model,
+                str(path),
+                signature=signature,
+                input_example=example,
+                pip_requirements=model_requirements.sklearn_model(),
             )
         )
         version = _register(
@@ -400,4 +405,10 @@ def _save_keras_model(model: Any, path: Path, signature: Any, example: np.ndarra
     import mlflow.keras
 
     path.mkdir(parents=True)
-    mlflow.keras.save_model(model, str(path), signature=signature, input_example=example)
+    mlflow.keras.save_model(
+        model,
+        str(path),
+        signature=signature,
+        input_example=example,
+        pip_requirements=model_requirements.keras_model(),
+    )

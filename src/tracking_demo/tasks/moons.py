@@ -21,6 +21,7 @@ from sklearn.model_selection import GridSearchCV
 
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
+from tracking_demo.tasks import model_requirements
 from tracking_demo.tracking import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
                 signature=signature,
                 input_example=example,
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                pip_requirements=model_requirements.sklearn_model(),
             )
         )
         version = None
