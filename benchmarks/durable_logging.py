@@ -143,7 +143,7 @@ def _start(kind: str, data_dir: Path):  # type: ignore[no-untyped-def]
 
     class PlainMlflowServer(LocalServer):
         def command(self) -> list[str]:
-            return super().command()[:-2]  # without `--app-name`: MLflow's own app
+            return self.mlflow_cli_command()  # MLflow's own command and app
 
         def prepare_database(self) -> None:
             """sqlite's default rollback journal."""

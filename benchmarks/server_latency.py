@@ -10,10 +10,9 @@ servers are stopped at the end, also on errors and SIGTERM. Printed: per-call `l
 per second (1000 metrics a batch), each the median over the repeats, with ratios against
 MLflow's own default (`mlflow server`, 4 uvicorn workers).
 
-Two candidates need code inside the server process. They are served as the `mlflow.app` entry
-point `server-latency` = `server_latency:app`, declared by a throwaway `.dist-info` folder put on
-the server's PYTHONPATH (the same mechanism as our `azure-surface` app), and configured by the
-environment variables below:
+Candidates without code of their own run `mlflow server` itself. Two need code inside the server
+process: uvicorn serves them `server_latency:app` (this folder on the server's PYTHONPATH), as
+`tracking-demo server start` serves its own app, configured by the environment variables below:
 
 - `install_sqlite_synchronous(level)`: SQLAlchemy `connect` listener that runs
   `PRAGMA synchronous=<level>` on every new sqlite connection (per connection, not persistent).
@@ -22,10 +21,7 @@ environment variables below:
   (uvicorn issue Kludex/uvicorn#3149); each keep-alive request then waits for the client's
   delayed ACK (~40 ms). The patch shows that this, not the worker count, is the cost.
 
-To adopt `synchronous=NORMAL` in the project (not done here): move `install_sqlite_synchronous`
-into a module of `tracking_demo` that exports `app = mlflow.server.fastapi_app.app` after
-calling it, register that module as an `mlflow.app` entry point, call it from
-`azure_surface.py` too, and have `LocalServer.command()` always pass `--app-name`.
+The project adopted WAL with `synchronous=NORMAL` in `tracking_demo.server_app`.
 """
 
 from __future__ import annotations
@@ -47,7 +43,6 @@ from typing import Any
 
 from tracking_demo.server import LocalServer, find_free_port
 
-APP_NAME = "server-latency"
 SYNCHRONOUS_ENV = "SERVER_LATENCY_SQLITE_SYNCHRONOUS"
 NODELAY_ENV = "SERVER_LATENCY_TCP_NODELAY"
 BATCH_SIZE = 1000
@@ -93,6 +88,9 @@ def __getattr__(name: str) -> Any:
         install_tcp_nodelay()
     from mlflow.server.fastapi_app import app
 
+    from tracking_demo.server_app import initialize_stores
+
+    initialize_stores()  # as `mlflow server` does before it starts uvicorn
     return app
 
 
@@ -130,17 +128,6 @@ class Figures:
     batch_points_per_s: list[float] = field(default_factory=list)
 
 
-def _entry_point_dir(root: Path) -> Path:
-    """A folder whose `.dist-info` declares `server_latency:app` as an `mlflow.app` entry point."""
-    dist_info = root / "entry-point" / "server_latency_benchmark-0.dist-info"
-    dist_info.mkdir(parents=True, exist_ok=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: server-latency-benchmark\nVersion: 0\n"
-    )
-    (dist_info / "entry_points.txt").write_text(f"[mlflow.app]\n{APP_NAME} = server_latency:app\n")
-    return dist_info.parent
-
-
 @contextlib.contextmanager
 def _environment(extra: dict[str, str]) -> Iterator[None]:
     """`LocalServer.start` hands `os.environ` to the server; set `extra` around it."""
@@ -163,11 +150,17 @@ class CandidateServer(LocalServer):
         super().__init__(data_dir, port=port, workers=candidate.workers)
         self.candidate = candidate
 
+    @property
+    def app(self) -> str:
+        return "server_latency:app"
+
+    def prepare_database(self) -> None:
+        """The candidate's journal mode is set by `start_candidate`, not by LocalServer."""
+
     def command(self) -> list[str]:
-        command = super().command()
         if self.candidate.in_server_code:
-            command += ["--app-name", APP_NAME]
-        return command
+            return super().command()  # uvicorn serving `server_latency:app`
+        return self.mlflow_cli_command()  # MLflow's own command and app
 
 
 def _journal_mode(db_path: Path) -> str:
@@ -202,7 +195,7 @@ def _measure(uri: str, calls: int, batches: int) -> tuple[float, float, float, f
     return statistics.median(durations) * 1e3, p95 * 1e3, calls / sum(durations), batch_rate
 
 
-def start_candidate(candidate: Candidate, root: Path, entry_points: Path) -> CandidateServer:
+def start_candidate(candidate: Candidate, root: Path) -> CandidateServer:
     """Start `candidate` on a free loopback port with its own data folder; wait for /health."""
     data_dir = Path(tempfile.mkdtemp(prefix="server-", dir=root))
     if candidate.wal:  # persistent in the database file: every later connection uses WAL
@@ -210,8 +203,8 @@ def start_candidate(candidate: Candidate, root: Path, entry_points: Path) -> Can
             connection.execute("PRAGMA journal_mode=WAL")
     env: dict[str, str] = {}
     if candidate.in_server_code:
-        paths = [str(entry_points), str(Path(__file__).resolve().parent)]
-        env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])
+        here = str(Path(__file__).resolve().parent)
+        env["PYTHONPATH"] = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])
         env[SYNCHRONOUS_ENV] = candidate.synchronous or ""
         env[NODELAY_ENV] = "1" if candidate.tcp_nodelay else ""
     server = CandidateServer(candidate, data_dir, find_free_port())
@@ -278,10 +271,9 @@ def main() -> None:
     servers: list[CandidateServer] = []
     with tempfile.TemporaryDirectory(prefix="server-latency-") as tmp:
         root = Path(tmp)
-        entry_points = _entry_point_dir(root)
         try:
             for candidate in CANDIDATES:
-                servers.append(start_candidate(candidate, root, entry_points))
+                servers.append(start_candidate(candidate, root))
             # All servers run while the rounds alternate between them, so a burst of other
             # work on the machine hits every candidate rather than one.
             for repeat in range(args.repeats):

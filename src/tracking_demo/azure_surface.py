@@ -4,18 +4,18 @@ Azure ML's MLflow-compatible server does not implement MLflow 3's logged-models 
 (`/api/2.0/mlflow/logged-models...` answers 404), so `mlflow.<flavor>.log_model` fails there.
 Running the local server with this app (`tracking-demo server start --azure-surface`) makes
 the same gap visible in local runs and tests, so portable model logging cannot regress unseen.
-Registered as the `azure-surface` entry point of `mlflow.app` and served by `mlflow server`.
+Served by `tracking-demo server start --azure-surface`; also the `azure-surface` entry point of
+`mlflow.app`, for `mlflow server --app-name azure-surface`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mlflow.server.fastapi_app import app as mlflow_app
-
-from tracking_demo.server_app import tune_sqlite_connections
+from tracking_demo.server_app import serving_app
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -55,5 +55,13 @@ class AzureSurfaceApp:
         await self.inner(scope, receive, send)
 
 
-tune_sqlite_connections()
-app = AzureSurfaceApp(mlflow_app)
+def __getattr__(name: str) -> Any:
+    """`app` for uvicorn, built on first access so that importing the module has no effect."""
+    if name == "app":
+        return _surface_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _surface_app() -> AzureSurfaceApp:
+    return AzureSurfaceApp(serving_app())

@@ -20,7 +20,7 @@ def test_server_database_is_in_wal_mode(mlflow_server) -> None:
     db_path = Path(mlflow_server.data_dir) / "mlflow.db"
     with contextlib.closing(sqlite3.connect(db_path)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert mlflow_server.command()[-2:] == ["--app-name", TUNED_APP]
+    assert mlflow_server.command()[-1] == TUNED_APP
 
 
 def test_server_app_connections_skip_fsync_per_commit(tmp_path: Path) -> None:
