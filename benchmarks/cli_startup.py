@@ -65,6 +65,24 @@ def extract_src(ref: str, into: Path) -> Path:
     return into / "src"
 
 
+def benchmark_env(root: Path) -> dict[str, str]:
+    """The commands' environment: no MLflow variable of the user's, run logs under `root`."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "TRACKING_DEMO_RUNS_DIR": str(root / "runs"),
+    }
+
+
+def sources(baseline_ref: str, after_ref: str | None, root: Path) -> dict[str, Path]:
+    """`src/` of "before" and "after" (this working tree unless `after_ref`), both checked."""
+    found = {"before": extract_src(baseline_ref, root / "before")}
+    found["after"] = extract_src(after_ref, root / "after") if after_ref else ROOT / "src"
+    for src in found.values():
+        check_source(src)
+    return found
+
+
 def check_source(src: Path) -> None:
     """The launcher must import tracking_demo from `src`, not from the installed checkout."""
     code = (
@@ -149,18 +167,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         root = Path(tmp)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "TRACKING_DEMO_RUNS_DIR": str(root / "runs"),
-        }
-        sources = {"before": extract_src(args.baseline_ref, root / "before")}
-        sources["after"] = (
-            extract_src(args.after_ref, root / "after") if args.after_ref else ROOT / "src"
-        )
+        env = benchmark_env(root)
+        trees = sources(args.baseline_ref, args.after_ref, root)
         labels = {"before": args.baseline_ref, "after": args.after_ref or "working tree"}
-        for src in sources.values():
-            check_source(src)
         server = None
         if "train" in commands:
             write(MoonsSpec(), root / "moons")
@@ -171,14 +180,14 @@ def main() -> None:
             f"{os.getloadavg()[0]:.2f}; {args.repeats} repeats; commands {', '.join(commands)}",
             flush=True,
         )
-        results = {name: {side: Figures() for side in sources} for name in commands}
+        results = {name: {side: Figures() for side in trees} for name in commands}
         try:
             for repeat in range(-1, args.repeats):  # -1: the untimed warm-up
-                order = list(sources) if repeat % 2 == 0 else list(sources)[::-1]
+                order = list(trees) if repeat % 2 == 0 else list(trees)[::-1]
                 for name in commands:
                     command = command_args(name, root, server.uri if server else None)
                     for side in order:
-                        cpu, wall = run_once(sources[side], command, EXPECTED_EXIT[name], env)
+                        cpu, wall = run_once(trees[side], command, EXPECTED_EXIT[name], env)
                         if repeat < 0:
                             continue
                         results[name][side].cpu_s.append(cpu)

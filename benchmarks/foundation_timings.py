@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cli_startup import DEFAULT_BASELINE, LAUNCH, ROOT, check_source, extract_src
+from cli_startup import DEFAULT_BASELINE, LAUNCH, benchmark_env, sources
 
 from tracking_demo.data.moons import MoonsSpec, write
 from tracking_demo.server import LocalServer, find_free_port
@@ -83,17 +83,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="foundation-") as tmp:
         root = Path(tmp)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "TRACKING_DEMO_RUNS_DIR": str(root / "runs"),
-        }
-        sources = {"before": extract_src(args.baseline_ref, root / "before")}
-        sources["after"] = (
-            extract_src(args.after_ref, root / "after") if args.after_ref else ROOT / "src"
-        )
-        for src in sources.values():
-            check_source(src)
+        env = benchmark_env(root)
+        trees = sources(args.baseline_ref, args.after_ref, root)
         write(MoonsSpec(), root / "moons")
         server = LocalServer(root / "server", port=find_free_port())
         server.start()
@@ -102,13 +93,13 @@ def main() -> None:
             f"{os.getloadavg()[0]:.2f}; {args.repeats} repeats",
             flush=True,
         )
-        times: dict[str, dict[str, list[float]]] = {n: {s: [] for s in sources} for n in names}
+        times: dict[str, dict[str, list[float]]] = {n: {s: [] for s in trees} for n in names}
         try:
             for repeat in range(-1, args.repeats):  # -1: the untimed warm-up
-                order = list(sources) if repeat % 2 == 0 else list(sources)[::-1]
+                order = list(trees) if repeat % 2 == 0 else list(trees)[::-1]
                 for name in names:
                     for side in order:
-                        elapsed = measure(name, sources[side], root, env, server.uri)()
+                        elapsed = measure(name, trees[side], root, env, server.uri)()
                         print(f"  repeat {repeat + 1}: {name:10} {side:6} {elapsed:6.1f} s")
                         if repeat >= 0:
                             times[name][side].append(elapsed)
