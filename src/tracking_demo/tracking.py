@@ -310,8 +310,8 @@ class TrackingSession:
     def log_input(self, dataset: Any, context: str) -> None:
         """An `mlflow.data` dataset as a run input (name, digest, source, schema)."""
         with warnings.catch_warnings():
-            # MLflow's hint about integer columns concerns model signatures (the tasks declare
-            # theirs); a data set's schema describes the data, and its integer labels are right.
+            # MLflow's hint about integer columns is advice for model signatures; a data set's
+            # schema describes the data as it is, and integer labels are right there.
             warnings.filterwarnings("ignore", INTEGER_COLUMN_HINT, UserWarning)
             entity = dataset._to_mlflow_entity()
         self.run_logger.log_record(dataset_record(entity, {MLFLOW_DATASET_CONTEXT: context}))

@@ -27,7 +27,6 @@ def assert_pins_the_lock(requirements: str) -> None:
     for line in lines:
         name, sep, version = line.partition("==")
         assert sep, f"'{line}' is not pinned"
-        assert canonical(name) in locked, f"'{name}' is not in poetry.lock"
-        assert (
-            version == locked[canonical(name)]
-        ), f"{line}: the lock pins {locked[canonical(name)]}"
+        want = locked.get(canonical(name))
+        assert want is not None, f"'{name}' is not in poetry.lock"
+        assert version == want, f"{line}: the lock pins {want}"

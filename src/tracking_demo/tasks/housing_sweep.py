@@ -137,7 +137,6 @@ def trial_environment(
             "TF_NUM_INTRAOP_THREADS": threads,
             "TF_NUM_INTEROP_THREADS": "1",
             "OMP_NUM_THREADS": threads,
-            "TF_CPP_MIN_LOG_LEVEL": "2",
             "MPLBACKEND": "Agg",
         }
     )
