@@ -40,7 +40,8 @@ def _measure(variant: str, uri: str, points: int) -> dict[str, float]:
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(f"bench-{variant}")
     if variant == "project":
-        from tracking_demo.tracking import TrackingSession, TrackingSettings
+        from tracking_demo.tracking.session import TrackingSession
+        from tracking_demo.tracking.settings import TrackingSettings
 
         session = TrackingSession(TrackingSettings(uri=uri, experiment=f"bench-{variant}"))
         with session.run() as run:
@@ -104,7 +105,8 @@ def _outage(server, points: int, rate: float, down_s: float) -> dict[str, float]
     """Log at `rate` points/s; kill the server a third of the way in, restart after `down_s`."""
     from mlflow.tracking import MlflowClient
 
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     session = TrackingSession(TrackingSettings(uri=server.uri, experiment="bench-outage"))
     returned: dict[str, float] = {}
@@ -139,7 +141,7 @@ def _outage(server, points: int, rate: float, down_s: float) -> dict[str, float]
 
 def _start(kind: str, data_dir: Path):  # type: ignore[no-untyped-def]
     """`project-server` is LocalServer as shipped; `mlflow-default` is plain `mlflow server`."""
-    from tracking_demo.server import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer, find_free_port
 
     class PlainMlflowServer(LocalServer):
         def command(self) -> list[str]:

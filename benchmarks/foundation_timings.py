@@ -29,7 +29,7 @@ from pathlib import Path
 from cli_startup import DEFAULT_BASELINE, LAUNCH, benchmark_env, sources
 
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer, find_free_port
 
 MEASURES = ("server", "train", "quickstart")
 

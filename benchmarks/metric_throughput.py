@@ -59,7 +59,8 @@ def _logs(epoch: int) -> dict[str, float]:
 
 def batched(uri: str, epochs: int, wal_root: Path) -> dict[str, float | str]:
     from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     settings = TrackingSettings(uri=uri, experiment="throughput-batched", wal_root=wal_root)
     session = TrackingSession(settings)
@@ -131,7 +132,7 @@ def main() -> None:
 
     import mlflow
 
-    from tracking_demo.server import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer, find_free_port
 
     plain = "per-call, plain mlflow server"
     epochs = {"batched": args.epochs, "per-call": args.per_call_epochs, plain: args.per_call_epochs}

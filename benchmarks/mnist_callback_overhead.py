@@ -58,7 +58,7 @@ def _fit(arrays, args, callbacks: list) -> Timing:  # type: ignore[no-untyped-de
     """A fresh, seeded model fitted once; times `fit` alone."""
     import keras
 
-    from tracking_demo.tasks.mnist_models import build
+    from tracking_demo.tasks.models.mnist import build
 
     x_fit, y_fit, x_val, y_val = arrays
     keras.utils.set_random_seed(args.seed)
@@ -138,9 +138,10 @@ def main() -> None:
 
     import keras
 
-    from tracking_demo.server import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer, find_free_port
     from tracking_demo.tasks.mnist import NETWORK_DEFAULTS
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     args.batch_size = args.batch_size or NETWORK_DEFAULTS[args.arch][0]
     timings: dict[str, list[Timing]] = {variant: [] for variant in VARIANTS}

@@ -98,14 +98,15 @@ def main() -> None:
 
     import keras
 
-    from tracking_demo.server import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer, find_free_port
     from tracking_demo.tasks.mnist import (
         LogregOptions,
         NetworkOptions,
         train_logreg,
         train_network,
     )
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     backend = keras.backend.backend()
     options = NetworkOptions(

@@ -21,7 +21,7 @@ process: uvicorn serves them `server_latency:app` (this folder on the server's P
   (uvicorn issue Kludex/uvicorn#3149); each keep-alive request then waits for the client's
   delayed ACK (~40 ms). The patch shows that this, not the worker count, is the cost.
 
-The project adopted WAL with `synchronous=NORMAL` in `tracking_demo.server_app`.
+The project adopted WAL with `synchronous=NORMAL` in `tracking_demo.server.app`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracking_demo.server import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer, find_free_port
 
 SYNCHRONOUS_ENV = "SERVER_LATENCY_SQLITE_SYNCHRONOUS"
 NODELAY_ENV = "SERVER_LATENCY_TCP_NODELAY"
@@ -88,7 +88,7 @@ def __getattr__(name: str) -> Any:
         install_tcp_nodelay()
     from mlflow.server.fastapi_app import app
 
-    from tracking_demo.server_app import initialize_stores
+    from tracking_demo.server.app import initialize_stores
 
     initialize_stores()  # as `mlflow server` does before it starts uvicorn
     return app

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from tracking_demo.server import find_free_port, stop_process_group
+from tracking_demo.server.local import find_free_port, stop_process_group
 
 GOAL_ROWS, GOAL_RATE, GOAL_P99_MS = 1, 50.0, 25.0
 GOAL = f"p99 < {GOAL_P99_MS:g} ms for {GOAL_ROWS} MNIST image at {GOAL_RATE:g} req/s"
@@ -175,7 +175,7 @@ def build_model(kind: str, arrays: Any, out: Path, seed: int) -> Path:
         import keras
         import mlflow.keras
 
-        from tracking_demo.tasks.mnist_models import build_cnn
+        from tracking_demo.tasks.models.mnist import build_cnn
 
         keras.utils.set_random_seed(seed)
         model = build_cnn()

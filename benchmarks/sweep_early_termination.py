@@ -109,8 +109,10 @@ def run_one(
     data: Path,
     settings: Any,
 ) -> Measured:
-    from tracking_demo.tasks import housing, housing_sweep, search_space
-    from tracking_demo.tracking import TrackingSession
+    from tracking_demo.sweep import runner as housing_sweep
+    from tracking_demo.sweep import space as search_space
+    from tracking_demo.tasks import housing
+    from tracking_demo.tracking.session import TrackingSession
 
     spec = search_space.load(None, housing.TUNABLE).with_overrides(
         args.max_trials, args.max_concurrent, early_termination=variant == WITH
@@ -192,7 +194,7 @@ def _money(value: float | None) -> str:
 
 
 def summary_table(runs: dict[str, list[Measured]], repeats: int) -> str:
-    from tracking_demo.tasks.housing_sweep import final_value
+    from tracking_demo.sweep.runner import final_value
 
     w, o = runs[WITH], runs[WITHOUT]
     median = " (median)" if repeats > 1 else ""
@@ -254,7 +256,7 @@ def repeats_table(runs: dict[str, list[Measured]]) -> str:
 
 
 def trials_table(with_: Measured, without: Measured) -> str:
-    from tracking_demo.tasks.housing_sweep import final_value
+    from tracking_demo.sweep.runner import final_value
 
     full = {t.index: t for t in without.result.trials}
     names = list(with_.result.trials[0].params) if with_.result.trials else []
@@ -332,9 +334,10 @@ def main() -> None:
     import mlflow
 
     from tracking_demo.data import housing as housing_data
-    from tracking_demo.server import LocalServer, find_free_port
-    from tracking_demo.tasks import housing, search_space
-    from tracking_demo.tracking import TrackingSettings
+    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.sweep import space as search_space
+    from tracking_demo.tasks import housing
+    from tracking_demo.tracking.settings import TrackingSettings
 
     spec = search_space.load(None, housing.TUNABLE).with_overrides(
         args.max_trials, args.max_concurrent

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from tracking_demo.azure_workspace import find_config, read_config
 from tracking_demo.errors import ConfigError, TrackingDemoError
+from tracking_demo.tracking.workspace import find_config, read_config
 
 SERVICE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
 AUTH_KINDS = ("auto", "interactive", "cli", "service-principal")

@@ -40,7 +40,7 @@ from jobs.common import (
     workspace_or_reason,
 )
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.server import port_is_free, stop_process_group
+from tracking_demo.server.local import port_is_free, stop_process_group
 
 ENTRY_SCRIPT = "jobs/score_entry.py"
 # The uploaded source folder's name: Azure ML puts it at /var/azureml-app/<name>.
@@ -392,7 +392,7 @@ class LocalEndpoint:
         ]
 
     def start(self, environ: Mapping[str, str]) -> None:
-        from tracking_demo.cli_serving import KEY_VARIABLE
+        from tracking_demo.cli.serving import KEY_VARIABLE
 
         env = dict(environ)
         env["AZUREML_MODEL_DIR"] = str(self.model_dir)
@@ -503,7 +503,7 @@ def run_local(
 
     from tracking_demo import registry
     from tracking_demo.serving.model import find_model_dir
-    from tracking_demo.tracking import resolve_tracking_uri
+    from tracking_demo.tracking.settings import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri, environ)
     mlflow.set_tracking_uri(uri)

@@ -120,7 +120,7 @@ def run_locally(
     job_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Run the job command in a node-like folder and return what the run left."""
-    from tracking_demo.tracking import resolve_tracking_uri
+    from tracking_demo.tracking.settings import resolve_tracking_uri
 
     if not data.is_dir():
         raise DataError(f"--data '{data}' is not a folder (it stands in for the dataset)")

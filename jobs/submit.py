@@ -78,7 +78,7 @@ class JobRequest:
 
 def known_tasks(verb: str = "train") -> dict[str, click.Command]:
     """The tasks `tracking-demo VERB` offers (train, sweep): the job can run exactly those."""
-    from tracking_demo.cli import cli
+    from tracking_demo.cli.main import cli
 
     group = cli.commands.get(verb)
     if not isinstance(group, click.Group):

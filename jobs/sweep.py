@@ -45,9 +45,9 @@ from jobs.common import (
     workspace_or_reason,
 )
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks import search_space
+from tracking_demo.sweep import space as search_space
+from tracking_demo.sweep.space import Choice, LogUniform, SweepSpec, Uniform, cli_flag
 from tracking_demo.tasks.housing import MLP_TASK, TUNABLE, registration_tags
-from tracking_demo.tasks.search_space import Choice, LogUniform, SweepSpec, Uniform, cli_flag
 
 # What a trial runs: `python -m tracking_demo` as a script file, so HyperDrive can append the
 # sampled arguments (see `trial_run_config`). It is in the snapshot; its folder, which Python
@@ -92,7 +92,7 @@ def space_file(space: Path | None) -> str:
     """Where the sweep file was read from: the given path, or the packaged default."""
     if space is not None:
         return str(space)
-    return str(resources.files("tracking_demo.tasks") / search_space.DEFAULT_SPACE_RESOURCE)
+    return str(resources.files("tracking_demo.sweep") / search_space.DEFAULT_SPACE_RESOURCE)
 
 
 def tuned_flags(spec: SweepSpec) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """`python -m tracking_demo` is the `tracking-demo` command."""
 
-from tracking_demo.cli import main
+from tracking_demo.cli.main import main
 
 main()

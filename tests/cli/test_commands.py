@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
-from tracking_demo.cli import cli
+from tracking_demo.cli.main import cli
 from tracking_demo.data import mnist
 from tracking_demo.data.download import RemoteFile
 from tracking_demo.data.idx import write_idx
-from tracking_demo.server import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer, find_free_port, group_alive
 
 if TYPE_CHECKING:
     from conftest import LoopbackMirror

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 from mlflow import MlflowClient
 
-from tracking_demo.cli import cli
+from tracking_demo.cli.main import cli
 from tracking_demo.data.housing import COLUMNS, HousingSpec, generate
-from tracking_demo.server import find_free_port
+from tracking_demo.server.local import find_free_port
 
 CATEGORIES_HINT = "(expected one of <1H OCEAN, INLAND, ISLAND, NEAR BAY, NEAR OCEAN)"
 

@@ -16,7 +16,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tracking_demo.cli import _Cli
+from tracking_demo.cli.main import _Cli
 from tracking_demo.errors import ConfigError
 
 HEAVY = (
@@ -48,7 +48,7 @@ heavy = set(json.loads(sys.argv[1]))
 def loaded():
     return sorted(heavy & {name.partition(".")[0] for name in sys.modules})
 
-from tracking_demo.cli import cli
+from tracking_demo.cli.main import cli
 
 def paths(group, prefix):
     for name, command in group.commands.items():

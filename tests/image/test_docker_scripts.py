@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tracking_demo import cli
+from tracking_demo.cli import main as cli
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.dummy import DummyClassifier
 
 from tracking_demo import registry
-from tracking_demo.azure_surface import is_refused
+from tracking_demo.server.azure_surface import is_refused
 from tracking_demo.tasks.moons import MoonsOptions, train
 
 pytestmark = pytest.mark.integration

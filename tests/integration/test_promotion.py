@@ -11,9 +11,10 @@ from tests.cli.test_commands import run_cli
 
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError, DataError
-from tracking_demo.promotion import PromotionOptions, promote
 from tracking_demo.tasks.moons import MoonsOptions, train
-from tracking_demo.tracking import TrackingSession, TrackingSettings
+from tracking_demo.tasks.promotion import PromotionOptions, promote
+from tracking_demo.tracking.session import TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 GOOD_GRID = {"n_estimators": [25], "max_depth": [10]}

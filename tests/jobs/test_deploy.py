@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from jobs import deploy as deploy_module
 from jobs import environments, score_entry, snapshot
 from tracking_demo.errors import ConfigError
-from tracking_demo.server import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer, find_free_port, group_alive
 from tracking_demo.serving.payload import RequestError
 from tracking_demo.tasks.moons import MoonsOptions, train
 
@@ -547,7 +547,8 @@ def moons_version(
     mlflow_server: LocalServer, moons_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
     """A small moons model, registered; its write-ahead logs stay out of the working tree."""
-    from tracking_demo.tracking import TrackingSession, TrackingSettings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import TrackingSettings
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACKING_DEMO_RUNS_DIR", str(tmp_path_factory.mktemp("deploy-runs")))

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from jobs import download_model
 from jobs.submit import main
-from tracking_demo.server import LocalServer
+from tracking_demo.server.local import LocalServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from mlflow.tracking import MlflowClient
 
 from jobs import submit as submit_module
-from tracking_demo.server import LocalServer
+from tracking_demo.server.local import LocalServer
 
 
 @dataclass

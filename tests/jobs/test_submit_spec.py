@@ -195,7 +195,7 @@ def test_service_principal_secret_is_never_printed(root: Path, tmp_path: Path) -
 def test_snapshot_is_small_and_holds_the_package(root: Path, curated_cpu: dict[str, Any]) -> None:
     taken = snapshot.take(root)
     files = {str(path) for path in taken.files}
-    assert "src/tracking_demo/cli.py" in files
+    assert "src/tracking_demo/cli/main.py" in files
     assert not any(
         path.startswith((".venv/", "tests/", ".tracking/", "data/", ".git/")) for path in files
     )

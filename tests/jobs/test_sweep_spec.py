@@ -25,10 +25,9 @@ from jobs import submit as submit_module
 from jobs import sweep as sweep_module
 from jobs.sweep import TRIAL_SCRIPT, main
 from tracking_demo.errors import ConfigError
-from tracking_demo.server import LocalServer
-from tracking_demo.tasks import search_space
-from tracking_demo.tasks.housing import MLP_TASK, TUNABLE
-from tracking_demo.tasks.search_space import (
+from tracking_demo.server.local import LocalServer
+from tracking_demo.sweep import space as search_space
+from tracking_demo.sweep.space import (
     BanditPolicy,
     Choice,
     LogUniform,
@@ -36,6 +35,7 @@ from tracking_demo.tasks.search_space import (
     SweepSpec,
     Uniform,
 )
+from tracking_demo.tasks.housing import MLP_TASK, TUNABLE
 
 IMAGE = ("--environment", "image", "--image", "myacr.azurecr.io/tracking-demo:1234")
 CUSTOM_SWEEP = """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tracking_demo.server import find_free_port, group_alive, stop_process_group
+from tracking_demo.server.local import find_free_port, group_alive, stop_process_group
 
 
 @dataclass

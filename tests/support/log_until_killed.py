@@ -9,8 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
-from tracking_demo.run_logger import LoggerOptions
-from tracking_demo.tracking import TrackingSession, TrackingSettings
+from tracking_demo.tracking.logger import LoggerOptions
+from tracking_demo.tracking.session import TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 
 def main(uri: str, experiment: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tracking_demo import cli_output
+from tracking_demo.cli import output as cli_output
 
 
 def test_known_noise_drops_only_the_known_messages() -> None:
@@ -63,7 +63,7 @@ def test_native_stderr_lines_are_captured_not_printed() -> None:
     """What C code writes to file descriptor 2 (as TensorFlow's start-up does) is collected."""
     done = _run(
         "import os\n"
-        "from tracking_demo.cli_output import _native_stderr_captured\n"
+        "from tracking_demo.cli.output import _native_stderr_captured\n"
         "with _native_stderr_captured() as lines:\n"
         "    os.write(2, b'I0000 cudart_stub.cc:31] Could not find cuda drivers\\n')\n"
         "print(lines)\n"
@@ -77,7 +77,7 @@ def test_captured_lines_go_back_to_stderr_when_the_block_fails() -> None:
     """A failed start-up keeps its explanation."""
     done = _run(
         "import os\n"
-        "from tracking_demo.cli_output import _native_stderr_captured\n"
+        "from tracking_demo.cli.output import _native_stderr_captured\n"
         "with _native_stderr_captured():\n"
         "    os.write(2, b'libcudnn.so.9: cannot open shared object file\\n')\n"
         "    raise SystemExit(3)\n"

@@ -7,7 +7,7 @@ import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
-from tracking_demo.delivery import Backoff, is_transient, plan
+from tracking_demo.tracking.delivery import Backoff, is_transient, plan
 
 
 def _metrics(n: int, start: int = 1) -> list:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tracking_demo.tracking import default_wal_root
+from tracking_demo.tracking.settings import default_wal_root
 
 # What a user's shell may well hold after the README's first hour: the quickstart server on the
 # default port, a job's run, a served model, the repository's own run folder.

@@ -15,7 +15,7 @@ from tracking_demo.tasks.mnist import (
     split_validation,
     validate_network_options,
 )
-from tracking_demo.tasks.mnist_models import build, build_cnn, build_lenet
+from tracking_demo.tasks.models.mnist import build, build_cnn, build_lenet
 
 
 def _layer_config(model, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]

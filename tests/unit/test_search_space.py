@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks.housing import TUNABLE
-from tracking_demo.tasks.search_space import (
+from tracking_demo.sweep.space import (
     BanditPolicy,
     Choice,
     LogUniform,
@@ -21,6 +20,7 @@ from tracking_demo.tasks.search_space import (
     sample,
     trial_arguments,
 )
+from tracking_demo.tasks.housing import TUNABLE
 
 UNITS = (2, 4, 6, 8, 10)
 

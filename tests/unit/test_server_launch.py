@@ -9,7 +9,7 @@ import mlflow.server as mlflow_server
 from mlflow.environment_variables import _MLFLOW_SGI_NAME
 from mlflow.server import constants
 
-from tracking_demo import server
+from tracking_demo.server import local as server
 
 
 def test_variable_names_are_mlflows() -> None:

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from tracking_demo import azure_workspace
 from tracking_demo.errors import ConfigError, TrackingUnavailableError
-from tracking_demo.server import find_free_port
-from tracking_demo.tracking import (
+from tracking_demo.server.local import find_free_port
+from tracking_demo.tracking import workspace as azure_workspace
+from tracking_demo.tracking.settings import (
     DEFAULT_TRACKING_URI,
     check_reachable,
     resolve_settings,

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks.search_space import BanditPolicy, PrimaryMetric
-from tracking_demo.tasks.trial_board import TrialBoard
+from tracking_demo.sweep.board import TrialBoard
+from tracking_demo.sweep.space import BanditPolicy, PrimaryMetric
 
 MAE = PrimaryMetric("val_mae", "minimize")
 BANDIT = BanditPolicy(slack_factor=0.1, evaluation_interval=2, delay_evaluation=0)
@@ -20,7 +20,7 @@ REPORTS_PER_WRITER = 60
 
 if TYPE_CHECKING:
     # Imported where used: the spawned writers import this module, and Keras takes seconds.
-    from tracking_demo.tasks.early_termination import BanditCallback
+    from tracking_demo.sweep.bandit import BanditCallback
 
 
 def test_settings_round_trip(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_concurrent_writers_all_land(tmp_path: Path) -> None:
 
 
 def _callback(board: TrialBoard, trial: int) -> BanditCallback:
-    from tracking_demo.tasks.early_termination import BanditCallback
+    from tracking_demo.sweep.bandit import BanditCallback
 
     callback = BanditCallback(board, trial)
     callback.set_model(types.SimpleNamespace(stop_training=False))

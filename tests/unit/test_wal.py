@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracking_demo.wal import RunDir, RunMeta, WalError, WalFile, encode, read_wal
+from tracking_demo.tracking.wal import RunDir, RunMeta, WalError, WalFile, encode, read_wal
 
 RECORDS = [
     (1, {"t": "m", "k": "loss", "v": 0.5, "ts": 1000, "s": 0}),

@@ -13,7 +13,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from tracking_demo.errors import EndpointError
-from tracking_demo.serving.examples import Examples
+from tracking_demo.evaluation import Examples
 
 WARMING_STATUSES = (502, 503, 504)
 

@@ -1,1 +1,2 @@
-"""Training tasks: each fits, evaluates and hands results to the tracking session."""
+"""Training and evaluation tasks: each fits or scores models and hands its results to the
+tracking session. `models/` holds the networks they build."""

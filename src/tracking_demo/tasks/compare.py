@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from tracking_demo import registry
+from tracking_demo import evaluation, registry
 from tracking_demo.errors import ConfigError
-from tracking_demo.serving import examples
-from tracking_demo.tracking import TrackingSession
+from tracking_demo.tracking.session import TrackingSession
 
 COMPARE_TASK = "compare"
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -80,9 +79,9 @@ def test_examples(
     test_fraction: float | None,
     seed: int | None,
     kind: str | None,
-) -> examples.Examples:
+) -> evaluation.Examples:
     """The test set every model is scored on: the split their runs recorded, or the one given."""
-    kinds = {examples.kind_of_task(c.task) for c in candidates} - {None}
+    kinds = {evaluation.kind_of_task(c.task) for c in candidates} - {None}
     if kind is None:
         if len(kinds) != 1:
             found = ", ".join(sorted(k for k in kinds if k)) or "none"
@@ -93,11 +92,11 @@ def test_examples(
         kind = kinds.pop()
     assert kind is not None
     if kind != "housing":
-        return examples.load(kind, data)
-    file = data or Path(_agreed(candidates, "data_file") or examples.DEFAULT_DATA_DIRS["housing"])
+        return evaluation.load(kind, data)
+    file = data or Path(_agreed(candidates, "data_file") or evaluation.DEFAULT_DATA_DIRS["housing"])
     fraction = test_fraction or float(_agreed(candidates, "split/test_fraction") or 0.2)
     split_seed = seed if seed is not None else int(_agreed(candidates, "split/seed") or 42)
-    return examples.housing(file, fraction, split_seed)
+    return evaluation.housing(file, fraction, split_seed)
 
 
 def _labels(candidates: Sequence[Candidate]) -> list[str]:
@@ -108,13 +107,15 @@ def _labels(candidates: Sequence[Candidate]) -> list[str]:
     return labels
 
 
-def score(candidate: Candidate, data: examples.Examples, metrics: Sequence[str]) -> dict[str, Any]:
+def score(
+    candidate: Candidate, data: evaluation.Examples, metrics: Sequence[str]
+) -> dict[str, Any]:
     from tracking_demo.serving import model as model_io
 
     loaded = model_io.load(candidate.model_uri)
     predicted = np.asarray(loaded.predict(data.features)).reshape(-1)
     row: dict[str, Any] = {
-        name: examples.metric(name).compute(data.targets, predicted) for name in metrics
+        name: evaluation.metric(name).compute(data.targets, predicted) for name in metrics
     }
     row["flavor"] = loaded.flavor
     return row
@@ -135,7 +136,7 @@ def compare(
     candidates = [resolve(session.client, ref) for ref in refs]
     test = test_examples(candidates, data, test_fraction, seed, kind)
     names = REGRESSION_METRICS if test.metric.mode == "min" else CLASSIFICATION_METRICS
-    deciding = examples.metric(metric or test.metric.name)
+    deciding = evaluation.metric(metric or test.metric.name)
     if deciding.name not in names:
         raise ConfigError(f"--metric {deciding.name} does not apply to {test.kind} models")
     with session.run(tags={"tracking_demo.task": COMPARE_TASK}) as run:

@@ -29,7 +29,7 @@ from tracking_demo.data import housing as housing_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import model_requirements
 from tracking_demo.tasks.figures import training_curves_figure
-from tracking_demo.tracking import TrackingSession, local_file_source
+from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def fit_mlp(
     import keras
 
     from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
-    from tracking_demo.tasks.housing_model import build_network
+    from tracking_demo.tasks.models.housing import build_network
 
     x_fit, x_val, y_fit, y_val = train_test_split(
         split.x_train,
@@ -357,7 +357,7 @@ def train_mlp(
     options.validate()
     import keras
 
-    from tracking_demo.tasks import housing_model
+    from tracking_demo.tasks.models import housing as housing_model
 
     with session.run(tags={"tracking_demo.task": MLP_TASK}) as run:
         split = _load_split(options.split)

@@ -27,7 +27,7 @@ from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import model_requirements
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
-from tracking_demo.tracking import TrackingSession, local_file_source
+from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 if TYPE_CHECKING:
     from tracking_demo.tasks.epoch_logging import LogMetrics
@@ -284,7 +284,7 @@ def fit_network(
     import keras
 
     from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
-    from tracking_demo.tasks.mnist_models import build
+    from tracking_demo.tasks.models.mnist import build
 
     keras.utils.set_random_seed(options.seed)
     model = build(options.architecture, options.learning_rate)  # type: ignore[arg-type]

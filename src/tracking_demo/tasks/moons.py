@@ -26,7 +26,7 @@ from sklearn.model_selection import GridSearchCV
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import model_requirements
-from tracking_demo.tracking import TrackingSession, local_file_source
+from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,9 @@ from matplotlib.figure import Figure
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from tracking_demo.errors import TrackingDemoError
-from tracking_demo.server import stop_process_group
-from tracking_demo.tasks import search_space
+from tracking_demo.server.local import stop_process_group
+from tracking_demo.sweep import space as search_space
+from tracking_demo.sweep.board import TrialBoard
 from tracking_demo.tasks.housing import (
     MLP_TASK,
     TERMINATED_AT_TAG,
@@ -37,8 +38,7 @@ from tracking_demo.tasks.housing import (
     SplitOptions,
     registration_tags,
 )
-from tracking_demo.tasks.trial_board import TrialBoard
-from tracking_demo.tracking import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
 
 logger = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ DEFAULT_PORT = 5000
 DEFAULT_DATA_DIR = Path(".tracking")
 STATE_FILE = "server.json"
 LOG_FILE = "server.log"
-AZURE_SURFACE_APP = "tracking_demo.azure_surface:app"
-TUNED_APP = "tracking_demo.server_app:app"
+AZURE_SURFACE_APP = "tracking_demo.server.azure_surface:app"
+TUNED_APP = "tracking_demo.server.app:app"
 # What `mlflow server` hands the uvicorn it starts (mlflow.server._run_server); the names are
 # mlflow.server.constants' (tests/unit/test_server_launch.py checks that they still are).
 BACKEND_STORE_VARIABLE = "_MLFLOW_SERVER_FILE_STORE"

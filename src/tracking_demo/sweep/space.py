@@ -165,7 +165,7 @@ def cli_flag(name: str) -> str:
 
 
 def default_space_text() -> str:
-    return resources.files("tracking_demo.tasks").joinpath(DEFAULT_SPACE_RESOURCE).read_text()
+    return resources.files("tracking_demo.sweep").joinpath(DEFAULT_SPACE_RESOURCE).read_text()
 
 
 def load(path: Path | None, tunable: Mapping[str, type]) -> SweepSpec:

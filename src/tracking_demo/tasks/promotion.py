@@ -10,12 +10,11 @@ from pathlib import Path
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from tracking_demo import registry
+from tracking_demo import evaluation, registry
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.serving import examples as examples_io
+from tracking_demo.evaluation import Examples, Metric, Mode
 from tracking_demo.serving import model as model_io
-from tracking_demo.serving.examples import Examples, Metric, Mode
-from tracking_demo.tracking import TrackingSession
+from tracking_demo.tracking.session import TrackingSession
 
 TASK_NAME = "promote"
 
@@ -57,14 +56,14 @@ def model_kind(client: MlflowClient, version: ModelVersion, given: str | None) -
     or its run's `tracking_demo.task` tag)."""
     if given:
         return given
-    kind = examples_io.kind_of_task(version.tags.get("task"))
+    kind = evaluation.kind_of_task(version.tags.get("task"))
     if kind is None and version.run_id:
         run = client.get_run(version.run_id)
-        kind = examples_io.kind_of_task(run.data.tags.get("tracking_demo.task"))
+        kind = evaluation.kind_of_task(run.data.tags.get("tracking_demo.task"))
     if kind is None:
         raise ConfigError(
             f"cannot tell which test data suits {version.name}:{version.version} (no known "
-            f"'task' tag); pass --model-kind {'|'.join(examples_io.LOADERS)}"
+            f"'task' tag); pass --model-kind {'|'.join(evaluation.LOADERS)}"
         )
     return kind
 
@@ -86,7 +85,7 @@ def score_version(version: ModelVersion, examples: Examples, metric: Metric) -> 
 
 def promote(options: PromotionOptions, session: TrackingSession) -> PromotionResult:
     client = session.client
-    metric = examples_io.metric(options.metric)
+    metric = evaluation.metric(options.metric)
     mode: Mode = options.mode or metric.mode
     if options.min_delta < 0:
         raise ConfigError(f"--min-delta must be 0 or more, got {options.min_delta}")
@@ -99,7 +98,7 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
             None, None, False, f"version {candidate.version} already is the champion", None,
         )  # fmt: skip
     kind = model_kind(client, candidate, options.model_kind)
-    examples = examples_io.load(kind, options.data_dir)
+    examples = evaluation.load(kind, options.data_dir)
     candidate_value = score_version(candidate, examples, metric)
     champion_value = score_version(champion, examples, metric) if champion else None
 

@@ -32,9 +32,9 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from tracking_demo.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.wal import Record, RunDir, RunMeta, WalFile
+from tracking_demo.tracking.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
+from tracking_demo.tracking.wal import Record, RunDir, RunMeta, WalFile
 
 logger = logging.getLogger(__name__)
 

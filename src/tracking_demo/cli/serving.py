@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracking_demo.cli_common import session_from_options, tracking_options
+from tracking_demo.cli.options import session_from_options, tracking_options
 from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
 KEY_VARIABLE = "TRACKING_DEMO_SERVING_KEY"
@@ -150,10 +150,11 @@ def predict(
     """Score test examples on a running endpoint (ours or Azure ML's) and check the answers."""
     import numpy as np
 
-    from tracking_demo.serving import client, examples
+    from tracking_demo import evaluation
+    from tracking_demo.serving import client
 
     target = client.Endpoint(endpoint, key, timeout_s=timeout, retries=retries)
-    data = examples.load(model_kind, data_dir)
+    data = evaluation.load(model_kind, data_dir)
     session = client.http_session(target)
     rng = np.random.default_rng(seed)
     if count == 1:
@@ -257,8 +258,8 @@ def promote(
     Both versions are scored by the serving code; the comparison is logged as a run (experiment
     'model-promotion' unless --experiment). "Not better" is an answer: exit 0.
     """
-    from tracking_demo.promotion import PromotionOptions
-    from tracking_demo.promotion import promote as run_promotion
+    from tracking_demo.tasks.promotion import PromotionOptions
+    from tracking_demo.tasks.promotion import promote as run_promotion
 
     session = session_from_options(tracking_uri, workspace_config, experiment or "model-promotion")
     options = PromotionOptions(

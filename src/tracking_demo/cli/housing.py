@@ -7,12 +7,12 @@ from typing import Any
 
 import click
 
-from tracking_demo.cli_common import (
+from tracking_demo.cli.options import (
     print_result,
     session_from_options,
     tracking_options,
 )
-from tracking_demo.cli_output import start_tensorflow
+from tracking_demo.cli.output import start_tensorflow
 
 # --- data ---------------------------------------------------------------------------------
 
@@ -139,8 +139,8 @@ def train_housing_mlp(
     options.validate()
     callback = None
     if sweep_board is not None and trial is not None:
-        from tracking_demo.tasks.early_termination import BanditCallback
-        from tracking_demo.tasks.trial_board import TrialBoard
+        from tracking_demo.sweep.bandit import BanditCallback
+        from tracking_demo.sweep.board import TrialBoard
 
         callback = BanditCallback(TrialBoard(sweep_board), trial)
     session = session_from_options(tracking_uri, workspace_config, experiment)
@@ -243,7 +243,9 @@ def sweep_housing_mlp(
 ) -> None:
     """Tune the housing MLP: each trial a nested run, the best one reported (and registered)."""
     from tracking_demo.data import housing as housing_data
-    from tracking_demo.tasks import housing, housing_sweep, search_space
+    from tracking_demo.sweep import runner as housing_sweep
+    from tracking_demo.sweep import space as search_space
+    from tracking_demo.tasks import housing
 
     spec = search_space.load(space, housing.TUNABLE).with_overrides(
         max_trials, max_concurrent, early_termination

@@ -35,7 +35,8 @@ def tracking_options(func: F) -> F:
 def session_from_options(
     tracking_uri: str | None, workspace_config: Path | None, experiment: str | None
 ) -> Any:
-    from tracking_demo.tracking import TrackingSession, resolve_settings
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import resolve_settings
 
     settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
     return TrackingSession(settings)

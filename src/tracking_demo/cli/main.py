@@ -12,21 +12,21 @@ import click
 from click.core import ParameterSource
 
 from tracking_demo import __version__
-from tracking_demo.cli_common import (
-    print_result,
-    print_run_links,
-    tracking_options,
-)
-from tracking_demo.cli_common import session_from_options as _session
-from tracking_demo.cli_housing import (
+from tracking_demo.cli.housing import (
     compare,
     data_housing,
     sweep,
     train_housing_baseline,
     train_housing_mlp,
 )
-from tracking_demo.cli_output import configure_output, start_tensorflow
-from tracking_demo.cli_serving import predict, promote, serve
+from tracking_demo.cli.options import (
+    print_result,
+    print_run_links,
+    tracking_options,
+)
+from tracking_demo.cli.options import session_from_options as _session
+from tracking_demo.cli.output import configure_output, start_tensorflow
+from tracking_demo.cli.serving import predict, promote, serve
 from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
 QUICKSTART_MODEL = "moons-rf"
@@ -102,7 +102,7 @@ def server_start(
     data_dir: Path, host: str, port: int, workers: int, azure_surface: bool, timeout: float
 ) -> None:
     """Start the server in the background and wait until /health answers."""
-    from tracking_demo.server import LocalServer
+    from tracking_demo.server.local import LocalServer
 
     local = LocalServer(data_dir, host, port, workers=workers, azure_surface=azure_surface)
     started = time.monotonic()
@@ -118,7 +118,7 @@ def server_start(
 @data_dir_option
 def server_stop(data_dir: Path) -> None:
     """Stop the server of --data-dir and every process it started."""
-    from tracking_demo.server import LocalServer
+    from tracking_demo.server.local import LocalServer
 
     stopped = LocalServer(data_dir).stop()
     click.echo("MLflow server stopped" if stopped else f"no MLflow server running for {data_dir}")
@@ -128,7 +128,7 @@ def server_stop(data_dir: Path) -> None:
 @data_dir_option
 def server_status(data_dir: Path) -> None:
     """Say whether the server of --data-dir runs and answers; exit 1 when it does not."""
-    from tracking_demo.server import LocalServer, is_healthy
+    from tracking_demo.server.local import LocalServer, is_healthy
 
     state = LocalServer(data_dir).read_state()
     if state is None:
@@ -519,9 +519,9 @@ def sync(
     Replays the rest of each run's write-ahead log (no duplicates), uploads the kept files and
     the model, performs pending registrations, then sets the run's final status.
     """
-    from tracking_demo.sync import sync_run
-    from tracking_demo.tracking import default_wal_root
-    from tracking_demo.wal import pending_run_dirs
+    from tracking_demo.tracking.settings import default_wal_root
+    from tracking_demo.tracking.sync import sync_run
+    from tracking_demo.tracking.wal import pending_run_dirs
 
     if sync_all == bool(paths):
         raise click.UsageError("give run log folders or --all (not both)")
@@ -564,7 +564,7 @@ def sync(
 @click.option("--register-as", default=QUICKSTART_MODEL, show_default=True)
 def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     """Local server (started if none answers), two-moons data, a run and a registered model."""
-    from tracking_demo.server import DEFAULT_DATA_DIR, LocalServer, is_healthy
+    from tracking_demo.server.local import DEFAULT_DATA_DIR, LocalServer, is_healthy
 
     local = LocalServer(data_dir, host, port)
     started = time.monotonic()
@@ -573,9 +573,9 @@ def quickstart(data_dir: Path, host: str, port: int, register_as: str) -> None:
     uri = local.uri if running else local.launch().uri
     from tracking_demo.data.moons import MoonsSpec, write
     from tracking_demo.tasks import moons
-    from tracking_demo.tracking import (
+    from tracking_demo.tracking.session import TrackingSession
+    from tracking_demo.tracking.settings import (
         DEFAULT_TRACKING_URI,
-        TrackingSession,
         TrackingSettings,
         default_wal_root,
     )

@@ -18,7 +18,8 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from tracking_demo.delivery import (
+from tracking_demo.errors import TrackingIncompleteError
+from tracking_demo.tracking.delivery import (
     Delivery,
     Operation,
     Rejection,
@@ -26,9 +27,9 @@ from tracking_demo.delivery import (
     deliver_with_retry,
     plan,
 )
-from tracking_demo.errors import TrackingIncompleteError
-from tracking_demo.tracking import ERROR_TAG, check_reachable, configure_http
-from tracking_demo.wal import Record, RunDir, read_wal
+from tracking_demo.tracking.session import ERROR_TAG
+from tracking_demo.tracking.settings import check_reachable, configure_http
+from tracking_demo.tracking.wal import Record, RunDir, read_wal
 
 logger = logging.getLogger(__name__)
 

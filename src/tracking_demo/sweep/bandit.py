@@ -9,7 +9,7 @@ from typing import Any
 
 import keras
 
-from tracking_demo.tasks.trial_board import TrialBoard
+from tracking_demo.sweep.board import TrialBoard
 
 
 class BanditCallback(keras.callbacks.Callback):

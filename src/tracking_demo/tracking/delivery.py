@@ -24,7 +24,7 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 
-from tracking_demo.wal import Record
+from tracking_demo.tracking.wal import Record
 
 logger = logging.getLogger(__name__)
 

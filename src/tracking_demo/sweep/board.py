@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks.search_space import BanditPolicy, PrimaryMetric
+from tracking_demo.sweep.space import BanditPolicy, PrimaryMetric
 
 BUSY_TIMEOUT_S = 30.0
 
