@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -69,6 +69,7 @@ def register_once(
 ) -> ModelVersion:
     """Register unless this exact model (same run, same path) already is: replays stay single."""
     run_id = model_uri.removeprefix("runs:/").split("/", 1)[0]
+    existing: Sequence[ModelVersion]
     try:
         existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     except MlflowException:
@@ -203,6 +204,7 @@ def resolve_version(client: MlflowClient, uri: str) -> ModelVersion | None:
     try:
         if ref.alias:
             return client.get_model_version_by_alias(ref.name, ref.alias)
+        assert ref.version is not None  # parse_version_uri names a version or an alias
         return client.get_model_version(ref.name, ref.version)
     except MlflowException as error:
         raise ConfigError(f"no model version at {uri}: {error.message}") from error

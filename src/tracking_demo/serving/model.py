@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import mlflow
 import numpy as np
@@ -21,7 +21,7 @@ from tracking_demo.serving.payload import InputSpec
 
 log = logging.getLogger(__name__)
 
-Features = np.ndarray | pd.DataFrame
+Features: TypeAlias = np.ndarray | pd.DataFrame
 
 
 def find_model_dir(root: Path) -> Path:

@@ -258,7 +258,7 @@ def _from_records(payload: Any, spec: InputSpec, key: str) -> pd.DataFrame:
     return _typed_frame({n: [r[n] for r in payload] for n in names}, spec, key)
 
 
-def _from_dataframe_split(payload: Any, spec: InputSpec) -> pd.DataFrame:
+def _from_dataframe_split(payload: Any, spec: InputSpec) -> pd.DataFrame | np.ndarray:
     key = "dataframe_split"
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         raise RequestError(
@@ -267,7 +267,7 @@ def _from_dataframe_split(payload: Any, spec: InputSpec) -> pd.DataFrame:
     _require_nonempty(payload["data"], f"{key}.data", spec)
     names = [c.name for c in spec.columns]
     if spec.kind == "tensor":
-        return _tensor_from_payload(payload["data"], spec, f"{key}.data")  # type: ignore[return-value]
+        return _tensor_from_payload(payload["data"], spec, f"{key}.data")
     columns = payload.get("columns", names)
     if not isinstance(columns, list) or sorted(map(str, columns)) != sorted(names):
         raise RequestError(422, f'"{key}.columns" is {columns!r}', f"the columns {names}")
@@ -281,7 +281,7 @@ def _from_dataframe_split(payload: Any, spec: InputSpec) -> pd.DataFrame:
 
 
 def _typed_frame(values: dict[str, Sequence[Any]], spec: InputSpec, key: str) -> pd.DataFrame:
-    frame = {}
+    frame: dict[str, np.ndarray | list[Any]] = {}
     for column in spec.columns:
         column_values = values[column.name]
         if column.numeric:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow.data
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -171,7 +171,7 @@ def _load_split(options: SplitOptions) -> housing_data.HousingSplit:
 
 def _log_inputs(session: TrackingSession, split: housing_data.HousingSplit) -> None:
     for frame, context in ((split.train, "training"), (split.test, "testing")):
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             frame,
             source=local_file_source(split.path),
             targets=housing_data.TARGET,

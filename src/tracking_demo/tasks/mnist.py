@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlflow.data
 import numpy as np
+from mlflow.data.numpy_dataset import from_numpy
 from mlflow.models import infer_signature
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -126,7 +126,7 @@ def _log_inputs(session: TrackingSession, arrays: MnistArrays) -> None:
         (arrays.x_test, arrays.y_test, arrays.files.test_images, "testing"),
     ]
     for features, targets, path, context in splits:
-        dataset = mlflow.data.from_numpy(
+        dataset = from_numpy(
             features, targets=targets, source=local_file_source(path), name=f"mnist-{context}"
         )
         session.log_input(dataset, context=context)

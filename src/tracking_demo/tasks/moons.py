@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.data
 import mlflow.sklearn
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ import pandas as pd
 # the save: a second and a half that quickstart spends while its server boots, not after fitting.
 import skops.io  # noqa: F401
 from matplotlib.figure import Figure
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score
@@ -145,7 +145,7 @@ def _log_inputs(data: moons_data.MoonsData, session: TrackingSession) -> None:
         (data.train, data.train_path, "training"),
         (data.test, data.test_path, "testing"),
     ):
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             frame,
             source=local_file_source(path),
             targets=moons_data.LABEL,

@@ -13,6 +13,7 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from tracking_demo.tasks import model_requirements
 
@@ -48,7 +49,7 @@ def build_network(
     return model
 
 
-class HousingMlpModel(mlflow.pyfunc.PythonModel):
+class HousingMlpModel(PythonModel):
     """Raw housing rows → cleaned features → network → predicted `median_house_value`."""
 
     def __init__(self, features: Any) -> None:
