@@ -151,7 +151,7 @@ def serving_requirements(requirements: list[str]) -> list[str]:
     plus Azure ML's inference server. The whole lock plus `azureml-defaults` does not resolve:
     azureml-defaults pulls azureml-dataset-runtime (numpy<2.3.3, pyarrow<21), while the models
     were saved with the lock's numpy; the inference server alone resolves with these pins."""
-    wanted = {name: None for name in SERVING_PINNED}
+    wanted: dict[str, str | None] = {name: None for name in SERVING_PINNED}
     for line in requirements:
         name = re.split(r"[=<>~!; \[]", line, maxsplit=1)[0].strip().lower()
         if name in wanted:

@@ -47,7 +47,10 @@ from jobs.common import (
 from tracking_demo.errors import ConfigError
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.space import Choice, LogUniform, SweepSpec, Uniform, cli_flag
-from tracking_demo.tasks.housing import MLP_TASK, TUNABLE, registration_tags
+from tracking_demo.tasks import catalog
+from tracking_demo.tasks.housing import TUNABLE, registration_tags
+
+MLP_TASK = catalog.HOUSING_MLP.name
 
 # What a trial runs: `python -m tracking_demo` as a script file, so HyperDrive can append the
 # sampled arguments (see `trial_run_config`). It is in the snapshot; its folder, which Python

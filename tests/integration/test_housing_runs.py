@@ -15,6 +15,7 @@ from tests.support.endpoint import serving
 from tracking_demo.data import housing as housing_data
 from tracking_demo.tasks import housing
 from tracking_demo.tasks.compare import compare
+from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
@@ -35,7 +36,7 @@ def _session(server, experiment: str) -> TrackingSession:  # type: ignore[no-unt
 
 
 @pytest.fixture(scope="module")
-def mlp_run(mlflow_server, housing_file: Path) -> housing.HousingResult:  # type: ignore[no-untyped-def]
+def mlp_run(mlflow_server, housing_file: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     options = housing.MlpOptions(
         housing.SplitOptions(housing_file),
         batch_size=50,
@@ -50,7 +51,7 @@ def mlp_run(mlflow_server, housing_file: Path) -> housing.HousingResult:  # type
 
 
 @pytest.fixture(scope="module")
-def baseline_run(mlflow_server, housing_file: Path) -> housing.HousingResult:  # type: ignore[no-untyped-def]
+def baseline_run(mlflow_server, housing_file: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     options = housing.BaselineOptions(housing.SplitOptions(housing_file), register_as=BASELINE_NAME)
     return housing.train_baseline(options, _session(mlflow_server, "housing-it"))
 

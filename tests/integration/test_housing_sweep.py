@@ -15,6 +15,7 @@ from tracking_demo.data import housing as housing_data
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.runner import SweepOptions, SweepResult, TrialOutcome, run_sweep
 from tracking_demo.tasks import housing
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
@@ -101,13 +102,13 @@ def test_terminated_trials_are_tagged_and_stopped_early(mlflow_server, sweep) ->
         run = client.get_run(trial.run_id)
         assert run.info.status == "FINISHED"
         epochs = sorted(m.step for m in client.get_metric_history(trial.run_id, "val_mae"))
-        tag = run.data.tags[housing.TRIAL_STATUS_TAG]
+        tag = run.data.tags[tags.TRIAL_STATUS]
         if trial.params["learning_rate"] == 0.01:
             assert tag == "completed"
             assert epochs == list(range(1, int(trial.params["epochs"]) + 1))
         else:
             assert tag == "terminated"
-            stopped = int(run.data.tags[housing.TERMINATED_AT_TAG])
+            stopped = int(run.data.tags[tags.TERMINATED_AT_EPOCH])
             assert epochs == list(range(1, stopped + 1))
             assert stopped < int(trial.params["epochs"])
             assert "model" not in {a.path for a in client.list_artifacts(trial.run_id)}
@@ -118,7 +119,7 @@ def test_parent_reports_the_truly_best_completed_trial(mlflow_server, sweep) -> 
     client = _client(mlflow_server)
     final = {}
     for run in _children(client, sweep.run_id):
-        if run.data.tags.get(housing.TRIAL_STATUS_TAG) == "completed":
+        if run.data.tags.get(tags.TRIAL_STATUS) == "completed":
             history = client.get_metric_history(run.info.run_id, "val_mae")
             final[run.info.run_id] = max(history, key=lambda m: m.step).value
     best_id = min(final, key=final.__getitem__)

@@ -24,11 +24,11 @@ from tracking_demo.data.idx import write_idx
 from tracking_demo.errors import DataError
 from tracking_demo.tasks.mnist import (
     LogregOptions,
-    MnistResult,
     NetworkOptions,
     train_logreg,
     train_network,
 )
+from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
@@ -42,13 +42,13 @@ def _session(server, experiment: str) -> TrackingSession:  # type: ignore[no-unt
 
 
 @pytest.fixture(scope="module")
-def logreg_run(mlflow_server, mnist_sample_dir: Path) -> MnistResult:  # type: ignore[no-untyped-def]
+def logreg_run(mlflow_server, mnist_sample_dir: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     options = LogregOptions(mnist_sample_dir, register_as=MODEL_NAME)
     return train_logreg(options, _session(mlflow_server, "mnist-logreg"))
 
 
 @pytest.fixture(scope="module")
-def lenet_run(mlflow_server, mnist_sample_dir: Path, logreg_run) -> MnistResult:  # type: ignore[no-untyped-def]
+def lenet_run(mlflow_server, mnist_sample_dir: Path, logreg_run) -> TaskResult:  # type: ignore[no-untyped-def]
     options = NetworkOptions(
         mnist_sample_dir,
         architecture="lenet",
@@ -61,7 +61,7 @@ def lenet_run(mlflow_server, mnist_sample_dir: Path, logreg_run) -> MnistResult:
 
 
 @pytest.fixture(scope="module")
-def cnn_run(mlflow_server, mnist_sample_dir: Path, lenet_run) -> MnistResult:  # type: ignore[no-untyped-def]
+def cnn_run(mlflow_server, mnist_sample_dir: Path, lenet_run) -> TaskResult:  # type: ignore[no-untyped-def]
     options = NetworkOptions(
         mnist_sample_dir, epochs=2, verbose=0, tensorboard=False, register_as=MODEL_NAME
     )
@@ -76,7 +76,7 @@ def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, flo
     return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
 
 
-def test_logreg_run_params_metrics_and_figure(mlflow_server, logreg_run: MnistResult) -> None:  # type: ignore[no-untyped-def]
+def test_logreg_run_params_metrics_and_figure(mlflow_server, logreg_run: TaskResult) -> None:  # type: ignore[no-untyped-def]
     client = _client(mlflow_server)
     run = client.get_run(logreg_run.run_id)
     assert run.info.status == "FINISHED"
@@ -97,7 +97,7 @@ def test_logreg_run_params_metrics_and_figure(mlflow_server, logreg_run: MnistRe
 
 
 def test_every_mnist_model_takes_784_scaled_pixels(
-    mlflow_server, logreg_run: MnistResult, lenet_run: MnistResult
+    mlflow_server, logreg_run: TaskResult, lenet_run: TaskResult
 ) -> None:  # type: ignore[no-untyped-def]
     mlflow.set_tracking_uri(mlflow_server.uri)
     for result in (logreg_run, lenet_run):
@@ -107,7 +107,7 @@ def test_every_mnist_model_takes_784_scaled_pixels(
         assert spec.type == np.dtype("float32")
 
 
-def test_network_run_logs_one_point_per_epoch(mlflow_server, lenet_run: MnistResult) -> None:  # type: ignore[no-untyped-def]
+def test_network_run_logs_one_point_per_epoch(mlflow_server, lenet_run: TaskResult) -> None:  # type: ignore[no-untyped-def]
     client = _client(mlflow_server)
     run = client.get_run(lenet_run.run_id)
     assert run.info.status == "FINISHED"
@@ -128,7 +128,7 @@ def test_network_run_logs_one_point_per_epoch(mlflow_server, lenet_run: MnistRes
 
 
 def test_network_run_artifacts_include_tensorboard_and_figures(
-    mlflow_server, lenet_run: MnistResult
+    mlflow_server, lenet_run: TaskResult
 ) -> None:  # type: ignore[no-untyped-def]
     client = _client(mlflow_server)
     names = {a.path for a in client.list_artifacts(lenet_run.run_id)}
@@ -144,7 +144,7 @@ def test_network_run_artifacts_include_tensorboard_and_figures(
 
 
 def test_registration_tags_carry_data_kind_and_metrics(
-    mlflow_server, logreg_run: MnistResult, lenet_run: MnistResult
+    mlflow_server, logreg_run: TaskResult, lenet_run: TaskResult
 ) -> None:  # type: ignore[no-untyped-def]
     client = _client(mlflow_server)
     version = client.get_model_version(MODEL_NAME, lenet_run.registered_version)
@@ -159,7 +159,7 @@ def test_registration_tags_carry_data_kind_and_metrics(
 
 
 def test_models_best_picks_the_right_version(
-    mlflow_server, logreg_run: MnistResult, lenet_run: MnistResult, cnn_run: MnistResult
+    mlflow_server, logreg_run: TaskResult, lenet_run: TaskResult, cnn_run: TaskResult
 ) -> None:  # type: ignore[no-untyped-def]
     client = _client(mlflow_server)
     runs = {r.registered_version: r for r in (logreg_run, lenet_run, cnn_run)}
@@ -185,7 +185,7 @@ def test_models_best_picks_the_right_version(
 
 
 def test_downloaded_models_reproduce_their_logged_test_accuracy(
-    mlflow_server, mnist_sample_dir: Path, logreg_run: MnistResult, cnn_run: MnistResult, tmp_path
+    mlflow_server, mnist_sample_dir: Path, logreg_run: TaskResult, cnn_run: TaskResult, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     mlflow.set_tracking_uri(mlflow_server.uri)
     data = mnist_data.load(mnist_sample_dir)

@@ -35,7 +35,10 @@ from tracking_demo.sweep.space import (
     SweepSpec,
     Uniform,
 )
-from tracking_demo.tasks.housing import MLP_TASK, TUNABLE
+from tracking_demo.tasks.catalog import HOUSING_MLP
+from tracking_demo.tasks.housing import TUNABLE
+
+MLP_TASK = HOUSING_MLP.name
 
 IMAGE = ("--environment", "image", "--image", "myacr.azurecr.io/tracking-demo:1234")
 CUSTOM_SWEEP = """

@@ -31,19 +31,13 @@ from tracking_demo.errors import TrackingDemoError
 from tracking_demo.server.local import stop_process_group
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import TrialBoard
-from tracking_demo.tasks.housing import (
-    MLP_TASK,
-    TERMINATED_AT_TAG,
-    TRIAL_STATUS_TAG,
-    SplitOptions,
-    registration_tags,
-)
-from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tasks import catalog
+from tracking_demo.tasks.housing import SplitOptions, registration_tags
+from tracking_demo.tracking import tags
+from tracking_demo.tracking.session import TrackingSession
 
 logger = logging.getLogger(__name__)
 
-SWEEP_TASK = "housing-mlp-sweep"
-TRIAL_TAG = "tracking_demo.trial"
 POLL_INTERVAL_S = 0.2
 TRIAL_STOP_TIMEOUT_S = 10.0
 
@@ -106,7 +100,7 @@ def trial_command(
         "-m",
         "tracking_demo",
         "train",
-        MLP_TASK,
+        catalog.HOUSING_MLP.name,
         "--data",
         str(options.split.data),
         "--test-fraction",
@@ -157,7 +151,7 @@ def run_sweep(
     sampled = search_space.sample(spec.parameters, spec.max_trials, options.seed)
     started = time.perf_counter()
     with (
-        session.run(tags={"tracking_demo.task": SWEEP_TASK}) as parent,
+        session.run(tags={tags.TASK: catalog.HOUSING_SWEEP.name}) as parent,
         tempfile.TemporaryDirectory(prefix="sweep-") as work,
     ):
         session.log_params(_sweep_params(options, len(sampled)))
@@ -188,7 +182,7 @@ def run_sweep(
             )
         session.log_params({f"best/{k}": v for k, v in best.params.items()})
         session.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
-        session.set_tags({"tracking_demo.best_trial_run_id": best.run_id})
+        session.set_tags({tags.BEST_TRIAL_RUN_ID: best.run_id})
         version = None
         if options.register_as:
             version = _register_best(session, best, options.register_as)
@@ -277,8 +271,8 @@ def _start_trial(
         tags={
             MLFLOW_PARENT_RUN_ID: parent_id,
             MLFLOW_RUN_NAME: name,
-            TRIAL_TAG: str(index),
-            "tracking_demo.task": MLP_TASK,
+            tags.TRIAL: str(index),
+            tags.TASK: catalog.HOUSING_MLP.name,
         },
     )
     log_path = work / "logs" / f"{name}.log"
@@ -302,7 +296,7 @@ def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric:
     run = session.client.get_run(outcome.run_id)
     if run.info.status == "RUNNING":
         message = f"trial process exited with code {code} before ending its run"
-        session.client.set_tag(outcome.run_id, ERROR_TAG, message)
+        session.client.set_tag(outcome.run_id, tags.ERROR, message)
         session.client.set_terminated(outcome.run_id, "FAILED")
         run = session.client.get_run(outcome.run_id)
     outcome.curve = [
@@ -318,10 +312,10 @@ def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric:
     }
     if run.info.status != "FINISHED" or code != 0:
         outcome.status = "failed"
-        outcome.error = run.data.tags.get(ERROR_TAG) or f"exit code {code}"
+        outcome.error = run.data.tags.get(tags.ERROR) or f"exit code {code}"
     else:
-        outcome.status = run.data.tags.get(TRIAL_STATUS_TAG, "completed")
-        at = run.data.tags.get(TERMINATED_AT_TAG)
+        outcome.status = run.data.tags.get(tags.TRIAL_STATUS, "completed")
+        at = run.data.tags.get(tags.TERMINATED_AT_EPOCH)
         outcome.terminated_at = int(at) if at else None
 
 
@@ -426,6 +420,7 @@ def _summary_metrics(trials: Sequence[TrialOutcome], wall_time: float) -> dict[s
 def _register_best(session: TrackingSession, best: TrialOutcome, name: str) -> str:
     from tracking_demo.registry import register_once
 
-    tags = registration_tags(MLP_TASK, best.metrics, {"sweep_run_id": session.run_logger.run_id})
-    version = register_once(session.client, f"runs:/{best.run_id}/model", name, tags)
+    sweep = {"sweep_run_id": session.run_logger.run_id}
+    version_tags = registration_tags(catalog.HOUSING_MLP.name, best.metrics, sweep)
+    version = register_once(session.client, f"runs:/{best.run_id}/model", name, version_tags)
     return str(version.version)

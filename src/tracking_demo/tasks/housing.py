@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,14 @@ from sklearn.pipeline import Pipeline
 
 from tracking_demo.data import housing as housing_data
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks import model_requirements
+from tracking_demo.tasks import catalog, model_requirements
 from tracking_demo.tasks.figures import training_curves_figure
+from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
 
-MLP_TASK = "housing-mlp"
-BASELINE_TASK = "housing-baseline"
 # What a sweep may tune: the `train housing-mlp` options, by parameter name and value type.
 TUNABLE: dict[str, type] = {
     "batch_size": int,
@@ -44,8 +44,6 @@ TUNABLE: dict[str, type] = {
     "learning_rate": float,
 }
 INPUT_EXAMPLE_ROWS = 3
-TRIAL_STATUS_TAG = "tracking_demo.trial_status"
-TERMINATED_AT_TAG = "tracking_demo.terminated_at_epoch"
 # skops loads only types it is told to trust: our cleaning step and the boosting's predictors.
 SKOPS_TRUSTED_TYPES = [
     "numpy.dtype",
@@ -98,17 +96,6 @@ class BaselineOptions:
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
     register_as: str | None = None
-
-
-@dataclass(frozen=True)
-class HousingResult:
-    run_id: str
-    metrics: dict[str, float]
-    model_uri: str | None
-    history: dict[str, list[float]] = field(default_factory=dict)
-    terminated_at: int | None = None
-    registered_name: str | None = None
-    registered_version: str | None = None
 
 
 # --- pure steps -------------------------------------------------------------------------------
@@ -191,20 +178,14 @@ def _split_params(split: housing_data.HousingSplit) -> dict[str, Any]:
     }
 
 
-def _log_evaluation(
-    session: TrackingSession,
-    split: housing_data.HousingSplit,
-    predict: Callable[[pd.DataFrame], np.ndarray],
-    label: str,
-) -> dict[str, float]:
+def _evaluation(
+    split: housing_data.HousingSplit, predict: Callable[[pd.DataFrame], np.ndarray], label: str
+) -> tuple[dict[str, float], Figure]:
+    """The test metrics in dollars and the predicted-against-actual figure."""
     predicted = np.asarray(predict(split.x_test), dtype=np.float64).reshape(-1)
     metrics = test_metrics(split.y_test, predicted, split.y_train)
-    session.log_metrics(metrics)
     title = f"{label}: test MAE ${metrics['MAE']:,.0f}, RMSE ${metrics['RMSE']:,.0f}"
-    session.log_figure(
-        predicted_vs_actual_figure(split.y_test, predicted, title), "predicted_vs_actual.png"
-    )
-    return metrics
+    return metrics, predicted_vs_actual_figure(split.y_test, predicted, title)
 
 
 def _signature(split: housing_data.HousingSplit, predict: Callable[[pd.DataFrame], Any]) -> Any:
@@ -231,49 +212,44 @@ def registration_tags(
     return tags
 
 
-def _register(
-    session: TrackingSession,
-    model_uri: str,
-    name: str | None,
-    task: str,
-    metrics: Mapping[str, float],
-) -> str | None:
-    if not name:
-        return None
-    version = session.register_model(model_uri, name, tags=registration_tags(task, metrics))
-    return str(version) if version is not None else None
-
-
 # --- the baseline -----------------------------------------------------------------------------
 
 
-def train_baseline(options: BaselineOptions, session: TrackingSession) -> HousingResult:
+def train_baseline(options: BaselineOptions, session: TrackingSession) -> TaskResult:
     """HistGradientBoostingRegressor standing in for the tutorial's AutoML (LightGBM) model."""
+    asked = {
+        "model_kind": "hist_gradient_boosting",
+        "max_iter": options.max_iter,
+        "learning_rate": options.learning_rate,
+        "max_leaf_nodes": options.max_leaf_nodes,
+        "seed": options.split.seed,
+    }
+    return run_task(
+        session,
+        catalog.HOUSING_BASELINE,
+        lambda session: _baseline_steps(options, session),
+        params=asked,
+        register_as=options.register_as,
+    )
+
+
+def _baseline_steps(options: BaselineOptions, session: TrackingSession) -> Outcome:
     import mlflow.sklearn
 
-    with session.run(tags={"tracking_demo.task": BASELINE_TASK}) as run:
-        split = _load_split(options.split)
-        _log_inputs(session, split)
-        started = time.perf_counter()
-        model = fit_baseline(split.x_train, split.y_train, options)
-        training_time = time.perf_counter() - started
-        session.log_params(
-            {
-                "model_kind": "hist_gradient_boosting",
-                "max_iter": options.max_iter,
-                "learning_rate": options.learning_rate,
-                "max_leaf_nodes": options.max_leaf_nodes,
-                "seed": options.split.seed,
-                **_split_params(split),
-                **model.named_steps["features"].cleaning_params(),
-            }
-        )
-        metrics = _log_evaluation(session, split, model.predict, "Gradient boosting")
-        metrics["training_time_s"] = training_time
-        metrics["n_iter"] = float(model.named_steps["boosting"].n_iter_)
-        session.log_metrics({k: metrics[k] for k in ("training_time_s", "n_iter")})
-        example, signature = _signature(split, model.predict)
-        model_uri = session.log_model_portably(
+    split = _load_split(options.split)
+    _log_inputs(session, split)
+    started = time.perf_counter()
+    model = fit_baseline(split.x_train, split.y_train, options)
+    training_time = time.perf_counter() - started
+    metrics, figure = _evaluation(split, model.predict, "Gradient boosting")
+    metrics["training_time_s"] = training_time
+    metrics["n_iter"] = float(model.named_steps["boosting"].n_iter_)
+    example, signature = _signature(split, model.predict)
+    return Outcome(
+        params={**_split_params(split), **model.named_steps["features"].cleaning_params()},
+        metrics=metrics,
+        figures={"predicted_vs_actual.png": figure},
+        model=ModelToLog(
             lambda path: mlflow.sklearn.save_model(
                 model,
                 str(path),
@@ -281,16 +257,10 @@ def train_baseline(options: BaselineOptions, session: TrackingSession) -> Housin
                 input_example=example,
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
                 pip_requirements=model_requirements.sklearn_model(),
-            )
-        )
-        version = _register(session, model_uri, options.register_as, BASELINE_TASK, metrics)
-        return HousingResult(
-            run.run_id,
-            metrics,
-            model_uri,
-            registered_name=options.register_as,
-            registered_version=version,
-        )
+            ),
+            registration_tags(catalog.HOUSING_BASELINE.name, metrics),
+        ),
+    )
 
 
 # --- the MLP ----------------------------------------------------------------------------------
@@ -351,78 +321,86 @@ def fit_mlp(
 
 def train_mlp(
     options: MlpOptions, session: TrackingSession, trial: Any | None = None
-) -> HousingResult:
+) -> TaskResult:
     """The tutorial's two-hidden-layer Keras MLP. As a sweep trial (`trial`: a BanditCallback),
     a trial the policy stops ends with its per-epoch metrics and a `terminated` tag, no model."""
     options.validate()
+    asked = {
+        "model_kind": "keras_mlp",
+        "batch_size": options.batch_size,
+        "epochs": options.epochs,
+        "first_layer_units": options.first_layer_units,
+        "second_layer_units": options.second_layer_units,
+        "learning_rate": options.learning_rate,
+        "optimizer": "adam",
+        "loss": "mse",
+        "validation_fraction": options.validation_fraction,
+        "seed": options.split.seed,
+    }
+    return run_task(
+        session,
+        catalog.HOUSING_MLP,
+        lambda session: _mlp_steps(options, session, trial),
+        params=asked,
+        register_as=options.register_as,
+    )
+
+
+def _mlp_steps(options: MlpOptions, session: TrackingSession, trial: Any | None) -> Outcome:
     import keras
 
     from tracking_demo.tasks.models import housing as housing_model
 
-    with session.run(tags={"tracking_demo.task": MLP_TASK}) as run:
-        split = _load_split(options.split)
-        _log_inputs(session, split)
-        fitted = fit_mlp(options, split, session.log_metrics, [trial] if trial else [])
-        session.log_params(
-            {
-                "model_kind": "keras_mlp",
-                "batch_size": options.batch_size,
-                "epochs": options.epochs,
-                "first_layer_units": options.first_layer_units,
-                "second_layer_units": options.second_layer_units,
-                "learning_rate": options.learning_rate,
-                "optimizer": "adam",
-                "loss": "mse",
-                "validation_fraction": options.validation_fraction,
-                "n_validation": fitted.n_validation,
-                "seed": options.split.seed,
-                "keras_backend": keras.backend.backend(),
-                **_split_params(split),
-                **fitted.features.cleaning_params(),
-            }
+    split = _load_split(options.split)
+    _log_inputs(session, split)
+    fitted = fit_mlp(options, split, session.log_metrics, [trial] if trial else [])
+    params = {
+        "n_validation": fitted.n_validation,
+        "keras_backend": keras.backend.backend(),
+        **_split_params(split),
+        **fitted.features.cleaning_params(),
+    }
+    history = fitted.history
+    summary = {
+        "epochs_trained": float(len(history.get("loss", []))),
+        "final_val_mae": history.get("val_mae", [float("nan")])[-1],
+        "training_time_s": fitted.training_time_s,
+    }
+    figures = {"training_curves.png": training_curves_figure(history, ("loss", "mae"))}
+    trial_tags = _trial_tags(trial) if trial is not None else {}
+    terminated_at = getattr(trial, "terminated_at", None)
+    if terminated_at is not None:
+        return Outcome(
+            params, summary, trial_tags, figures, history=history, terminated_at=terminated_at
         )
-        history = fitted.history
-        summary = {
-            "epochs_trained": float(len(history.get("loss", []))),
-            "final_val_mae": history.get("val_mae", [float("nan")])[-1],
-            "training_time_s": fitted.training_time_s,
-        }
-        session.log_metrics(summary)
-        session.log_figure(training_curves_figure(history, ("loss", "mae")), "training_curves.png")
-        terminated_at = getattr(trial, "terminated_at", None)
-        if trial is not None:
-            session.set_tags(_trial_tags(trial))
-        if terminated_at is not None:
-            return HousingResult(run.run_id, summary, None, dict(history), terminated_at)
 
-        def predict(frame: pd.DataFrame) -> np.ndarray:
-            rows = fitted.features.transform(frame)
-            return np.asarray(fitted.network.predict_on_batch(rows)).reshape(-1)
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        rows = fitted.features.transform(frame)
+        return np.asarray(fitted.network.predict_on_batch(rows)).reshape(-1)
 
-        metrics = {**summary, **_log_evaluation(session, split, predict, "Keras MLP")}
-        example, signature = _signature(split, predict)
-        model_uri = session.log_model_portably(
+    test, predicted_figure = _evaluation(split, predict, "Keras MLP")
+    metrics = {**summary, **test}
+    example, signature = _signature(split, predict)
+    return Outcome(
+        params,
+        metrics,
+        trial_tags,
+        {**figures, "predicted_vs_actual.png": predicted_figure},
+        ModelToLog(
             lambda path: housing_model.save(
                 path, fitted.features, fitted.network, signature, example
-            )
-        )
-        version = _register(session, model_uri, options.register_as, MLP_TASK, metrics)
-        return HousingResult(
-            run.run_id,
-            metrics,
-            model_uri,
-            dict(history),
-            None,
-            options.register_as,
-            version,
-        )
+            ),
+            registration_tags(catalog.HOUSING_MLP.name, metrics),
+        ),
+        history=history,
+    )
 
 
 def _trial_tags(trial: Any) -> dict[str, str]:
     if trial.terminated_at is None:
-        return {TRIAL_STATUS_TAG: "completed"}
+        return {tags.TRIAL_STATUS: "completed"}
     return {
-        TRIAL_STATUS_TAG: "terminated",
-        TERMINATED_AT_TAG: str(trial.terminated_at),
-        "tracking_demo.termination_reason": str(trial.reason),
+        tags.TRIAL_STATUS: "terminated",
+        tags.TERMINATED_AT_EPOCH: str(trial.terminated_at),
+        tags.TERMINATION_REASON: str(trial.reason),
     }

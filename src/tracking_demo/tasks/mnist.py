@@ -11,7 +11,7 @@ import logging
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,10 @@ from sklearn.model_selection import train_test_split
 
 from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks import model_requirements
+from tracking_demo.tasks import catalog, model_requirements
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
+from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 if TYPE_CHECKING:
@@ -34,8 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LOGREG_TASK = "mnist-logreg"
-NETWORK_TASK = "mnist-cnn"
 # The tutorials' settings: the AmlCompute CNN trains 12 epochs of 128, LeNet 10 epochs of 10.
 NETWORK_DEFAULTS: dict[str, tuple[int, int]] = {"cnn": (128, 12), "lenet": (10, 10)}
 INPUT_EXAMPLE_ROWS = 2
@@ -84,16 +84,6 @@ class NetworkOptions:
         return self.epochs or NETWORK_DEFAULTS[self.architecture][1]
 
 
-@dataclass(frozen=True)
-class MnistResult:
-    run_id: str
-    model_uri: str
-    metrics: dict[str, float]
-    history: dict[str, list[float]] = field(default_factory=dict)
-    registered_name: str | None = None
-    registered_version: str | None = None
-
-
 def validate_network_options(options: NetworkOptions) -> None:
     """Checked before a run exists: a typo must not leave a FAILED run behind."""
     if options.architecture not in NETWORK_DEFAULTS:
@@ -140,23 +130,12 @@ def _data_params(arrays: MnistArrays) -> dict[str, Any]:
     }
 
 
-def _registration_tags(
-    kind: str, task: str, n_train: int, metrics: dict[str, float]
-) -> dict[str, str]:
+def _registration_tags(kind: str, n_train: int, metrics: dict[str, float]) -> dict[str, str]:
     """What the MNIST tutorial tags (data, model) plus the kind and the deciding metrics."""
-    tags = {"data": "mnist", "model": "classification", "model_kind": kind, "task": task}
+    tags = {"data": "mnist", "model": "classification", "model_kind": kind}
     tags["n_train"] = str(n_train)
     tags.update({name: f"{value:.6f}" for name, value in metrics.items()})
     return tags
-
-
-def _register(
-    session: TrackingSession, model_uri: str, name: str | None, tags: dict[str, str]
-) -> str | None:
-    if not name:
-        return None
-    version = session.register_model(model_uri, name, tags=tags)
-    return str(version) if version is not None else None
 
 
 # --- logistic regression ------------------------------------------------------------------
@@ -174,65 +153,59 @@ def fit_logreg(
     return model, converged
 
 
-def train_logreg(options: LogregOptions, session: TrackingSession) -> MnistResult:
+def train_logreg(options: LogregOptions, session: TrackingSession) -> TaskResult:
     """Scaled pixels into LogisticRegression; accuracy, confusion matrix, portable model."""
-    import mlflow.sklearn
-
     if options.max_iter < 1 or options.c <= 0:
         raise ConfigError("--max-iter must be at least 1 and --c above 0")
-    with session.run(tags={"tracking_demo.task": LOGREG_TASK}) as run:
-        arrays = load_arrays(options.data_dir)
-        _log_inputs(session, arrays)
-        session.log_params(
-            {
-                "model_kind": "logreg",
-                "max_iter": options.max_iter,
-                "C": options.c,
-                "seed": options.seed,
-                **_data_params(arrays),
-            }
-        )
-        started = time.perf_counter()
-        model, converged = fit_logreg(
-            arrays.x_train, arrays.y_train, options.max_iter, options.c, options.seed
-        )
-        training_time = time.perf_counter() - started
-        predicted = model.predict(arrays.x_test)
-        accuracy = float(accuracy_score(arrays.y_test, predicted))
-        metrics = {
+    asked = {"model_kind": "logreg", "max_iter": options.max_iter, "C": options.c}
+    return run_task(
+        session,
+        catalog.MNIST_LOGREG,
+        lambda session: _logreg_steps(options, session),
+        params={**asked, "seed": options.seed},
+        register_as=options.register_as,
+    )
+
+
+def _logreg_steps(options: LogregOptions, session: TrackingSession) -> Outcome:
+    import mlflow.sklearn
+
+    arrays = load_arrays(options.data_dir)
+    _log_inputs(session, arrays)
+    started = time.perf_counter()
+    model, converged = fit_logreg(
+        arrays.x_train, arrays.y_train, options.max_iter, options.c, options.seed
+    )
+    training_time = time.perf_counter() - started
+    predicted = model.predict(arrays.x_test)
+    accuracy = float(accuracy_score(arrays.y_test, predicted))
+    example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
+    signature = infer_signature(example, model.predict(example))
+    return Outcome(
+        params=_data_params(arrays),
+        metrics={
             "accuracy": accuracy,
             "test_accuracy": accuracy,
             "training_time_s": training_time,
             "n_iter": float(model.n_iter_.max()),
-        }
-        session.log_metrics(metrics)
-        session.set_tags({"tracking_demo.converged": str(converged).lower()})
-        session.log_figure(
-            confusion_matrix_figure(
+        },
+        tags={tags.CONVERGED: str(converged).lower()},
+        figures={
+            "confusion_matrix.png": confusion_matrix_figure(
                 arrays.y_test, predicted, f"Logistic regression, accuracy {accuracy:.4f}"
-            ),
-            "confusion_matrix.png",
-        )
-        example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
-        signature = infer_signature(example, model.predict(example))
-        model_uri = session.log_model_portably(
+            )
+        },
+        model=ModelToLog(
             lambda path: mlflow.sklearn.save_model(
                 model,
                 str(path),
                 signature=signature,
                 input_example=example,
                 pip_requirements=model_requirements.sklearn_model(),
-            )
-        )
-        version = _register(
-            session,
-            model_uri,
-            options.register_as,
-            _registration_tags(
-                "logreg", LOGREG_TASK, len(arrays.x_train), {"test_accuracy": accuracy}
             ),
-        )
-        return MnistResult(run.run_id, model_uri, metrics, {}, options.register_as, version)
+            _registration_tags("logreg", len(arrays.x_train), {"test_accuracy": accuracy}),
+        ),
+    )
 
 
 # --- the Keras networks -------------------------------------------------------------------
@@ -317,87 +290,81 @@ def fit_network(
     )
 
 
-def train_network(options: NetworkOptions, session: TrackingSession) -> MnistResult:
+def train_network(options: NetworkOptions, session: TrackingSession) -> TaskResult:
     """The CNN or LeNet with per-epoch metrics, early stopping, TensorBoard and the model."""
     validate_network_options(options)
+    asked = {
+        "model_kind": options.architecture,
+        "batch_size": options.resolved_batch_size,
+        "epochs": options.resolved_epochs,
+        "learning_rate": options.learning_rate,
+        "optimizer": "adam",
+        "early_stopping_monitor": "val_accuracy",
+        "early_stopping_patience": options.patience,
+        "restore_best_weights": True,
+        "validation_fraction": options.validation_fraction,
+        "seed": options.seed,
+    }
+    return run_task(
+        session,
+        catalog.MNIST_CNN,
+        lambda session: _network_steps(options, session),
+        params=asked,
+        register_as=options.register_as,
+    )
+
+
+def _network_steps(options: NetworkOptions, session: TrackingSession) -> Outcome:
     import keras
 
     arch = options.architecture
-    with (
-        session.run(tags={"tracking_demo.task": NETWORK_TASK}) as run,
-        tempfile.TemporaryDirectory(prefix="tensorboard-") as tb_root,
-    ):
-        arrays = load_arrays(options.data_dir)
-        x_fit, y_fit, x_val, y_val = split_validation(
-            arrays.x_train, arrays.y_train, options.validation_fraction, options.seed
-        )
-        _log_inputs(session, arrays)
-        session.log_params(
-            {
-                "model_kind": arch,
-                "batch_size": options.resolved_batch_size,
-                "epochs": options.resolved_epochs,
-                "learning_rate": options.learning_rate,
-                "optimizer": "adam",
-                "early_stopping_monitor": "val_accuracy",
-                "early_stopping_patience": options.patience,
-                "restore_best_weights": True,
-                "validation_fraction": options.validation_fraction,
-                "n_validation": len(x_val),
-                "seed": options.seed,
-                "keras_backend": keras.backend.backend(),
-                **_data_params(arrays),
-            }
-        )
+    arrays = load_arrays(options.data_dir)
+    x_fit, y_fit, x_val, y_val = split_validation(
+        arrays.x_train, arrays.y_train, options.validation_fraction, options.seed
+    )
+    _log_inputs(session, arrays)
+    with tempfile.TemporaryDirectory(prefix="tensorboard-") as tb_root:
         fitted = fit_network(
             options, (x_fit, y_fit), (x_val, y_val), session.log_metrics, Path(tb_root) / "logs"
         )
-        model, history, best_epoch = fitted.model, fitted.history, fitted.best_epoch
-        probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
-        predicted = probabilities.argmax(axis=1)
-        test_accuracy = float(accuracy_score(arrays.y_test, predicted))
-        test_loss = float(log_loss(arrays.y_test, probabilities, labels=list(range(10))))
-        metrics = {
+        if fitted.tensorboard_dir is not None:
+            session.log_artifacts(fitted.tensorboard_dir, "tensorboard")
+    model, history, best_epoch = fitted.model, fitted.history, fitted.best_epoch
+    probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    test_accuracy = float(accuracy_score(arrays.y_test, predicted))
+    test_loss = float(log_loss(arrays.y_test, probabilities, labels=list(range(10))))
+    example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
+    signature = infer_signature(example, probabilities[:INPUT_EXAMPLE_ROWS])
+    deciding = {"test_accuracy": test_accuracy, "val_accuracy": fitted.best_val_accuracy}
+    return Outcome(
+        params={
+            "n_validation": len(x_val),
+            "keras_backend": keras.backend.backend(),
+            **_data_params(arrays),
+        },
+        metrics={
             "test_accuracy": test_accuracy,
             "test_loss": test_loss,
             "best_val_accuracy": fitted.best_val_accuracy,
             "best_epoch": float(best_epoch),
             "epochs_trained": float(len(history.get("loss", []))),
             "training_time_s": fitted.training_time_s,
-        }
-        session.log_metrics(metrics)
-        session.log_figure(
-            training_curves_figure(history, ("loss", "accuracy"), best_epoch),
-            "training_curves.png",
-        )
-        session.log_figure(
-            confusion_matrix_figure(
+        },
+        figures={
+            "training_curves.png": training_curves_figure(
+                history, ("loss", "accuracy"), best_epoch
+            ),
+            "confusion_matrix.png": confusion_matrix_figure(
                 arrays.y_test, predicted, f"{arch}, test accuracy {test_accuracy:.4f}"
             ),
-            "confusion_matrix.png",
-        )
-        if fitted.tensorboard_dir is not None:
-            session.log_artifacts(fitted.tensorboard_dir, "tensorboard")
-
-        example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
-        signature = infer_signature(example, probabilities[:INPUT_EXAMPLE_ROWS])
-        model_uri = session.log_model_portably(
-            lambda path: _save_keras_model(model, path, signature, example)
-        )
-        version = _register(
-            session,
-            model_uri,
-            options.register_as,
-            _registration_tags(
-                arch,
-                NETWORK_TASK,
-                len(arrays.x_train),
-                {"test_accuracy": test_accuracy, "val_accuracy": fitted.best_val_accuracy},
-            ),
-        )
-        return MnistResult(
-            run.run_id, model_uri, metrics, dict(history), options.register_as, version
-        )
+        },
+        model=ModelToLog(
+            lambda path: _save_keras_model(model, path, signature, example),
+            _registration_tags(arch, len(arrays.x_train), deciding),
+        ),
+        history=history,
+    )
 
 
 def _save_keras_model(model: Any, path: Path, signature: Any, example: np.ndarray) -> None:
