@@ -13,7 +13,8 @@ from tests.support.lock import assert_pins_the_lock
 from tracking_demo import registry
 from tracking_demo.data.moons import load
 from tracking_demo.errors import DataError
-from tracking_demo.tasks.moons import MoonsOptions, MoonsResult, train
+from tracking_demo.tasks.moons import MoonsOptions, train
+from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking.session import ERROR_ARTIFACT, ERROR_TAG, git_commit
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
 
 
 @pytest.fixture(scope="module")
-def default_run(mlflow_server, moons_dir: Path) -> MoonsResult:  # type: ignore[no-untyped-def]
+def default_run(mlflow_server, moons_dir: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     """One run with the tutorial's default grid, registered; shared by the checks below."""
     from tracking_demo.tracking.session import TrackingSession
     from tracking_demo.tracking.settings import TrackingSettings
@@ -34,7 +35,7 @@ def _client(server) -> MlflowClient:  # type: ignore[no-untyped-def]
     return MlflowClient(tracking_uri=server.uri)
 
 
-def test_run_logs_exact_params_and_finishes(mlflow_server, default_run: MoonsResult) -> None:
+def test_run_logs_exact_params_and_finishes(mlflow_server, default_run: TaskResult) -> None:
     run = _client(mlflow_server).get_run(default_run.run_id)
     assert run.info.status == "FINISHED"
     params = run.data.params
@@ -50,14 +51,14 @@ def test_run_logs_exact_params_and_finishes(mlflow_server, default_run: MoonsRes
     assert params["seed"] == "42"
 
 
-def test_run_accuracy_and_cv_score(mlflow_server, default_run: MoonsResult) -> None:
+def test_run_accuracy_and_cv_score(mlflow_server, default_run: TaskResult) -> None:
     metrics = _client(mlflow_server).get_run(default_run.run_id).data.metrics
     assert metrics["accuracy"] >= 0.95
-    assert metrics["accuracy"] == pytest.approx(default_run.accuracy)
+    assert metrics["accuracy"] == pytest.approx(default_run.metrics["accuracy"])
     assert 0.9 <= metrics["cv_best_score"] <= 1.0
 
 
-def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: MoonsResult) -> None:
+def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: TaskResult) -> None:
     client = _client(mlflow_server)
     names = {a.path for a in client.list_artifacts(default_run.run_id)}
     assert {"decision_boundary.png", "model"} <= names
@@ -77,13 +78,13 @@ def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: MoonsResult) 
         assert run.data.tags["mlflow.source.git.commit"] == commit
 
 
-def test_logged_model_has_signature(mlflow_server, default_run: MoonsResult) -> None:
+def test_logged_model_has_signature(mlflow_server, default_run: TaskResult) -> None:
     mlflow.set_tracking_uri(mlflow_server.uri)
     info = mlflow.models.get_model_info(default_run.model_uri)
     assert [spec.name for spec in info.signature.inputs] == ["x1", "x2"]
 
 
-def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: MoonsResult) -> None:
+def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: TaskResult) -> None:
     """Named, not inferred: the lock's versions of what loading the forest needs."""
     mlflow.set_tracking_uri(mlflow_server.uri)
     text = mlflow.artifacts.load_text(f"{default_run.model_uri}/requirements.txt")
@@ -91,16 +92,18 @@ def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: Moons
     assert {line.split("==")[0] for line in text.split()} >= {"mlflow", "scikit-learn", "skops"}
 
 
-def test_registration_tags_version_with_accuracy(mlflow_server, default_run: MoonsResult) -> None:
+def test_registration_tags_version_with_accuracy(mlflow_server, default_run: TaskResult) -> None:
     client = _client(mlflow_server)
     version = client.get_model_version("moons-default", default_run.registered_version)
     assert version.run_id == default_run.run_id
-    assert float(version.tags["accuracy"]) == pytest.approx(default_run.accuracy, abs=1e-4)
+    assert float(version.tags["accuracy"]) == pytest.approx(
+        default_run.metrics["accuracy"], abs=1e-4
+    )
     assert version.status == "READY"
 
 
 def test_downloaded_model_reproduces_logged_accuracy(
-    mlflow_server, default_run: MoonsResult, moons_dir: Path, tmp_path: Path
+    mlflow_server, default_run: TaskResult, moons_dir: Path, tmp_path: Path
 ) -> None:
     mlflow.set_tracking_uri(mlflow_server.uri)
     ref = f"moons-default:{default_run.registered_version}"
@@ -109,7 +112,9 @@ def test_downloaded_model_reproduces_logged_accuracy(
     model = mlflow.pyfunc.load_model(str(local))
     data = load(moons_dir)
     predictions = model.predict(data.test[["x1", "x2"]])
-    assert accuracy_score(data.y_test, predictions) == pytest.approx(default_run.accuracy)
+    assert accuracy_score(data.y_test, predictions) == pytest.approx(
+        default_run.metrics["accuracy"]
+    )
 
 
 def test_list_versions_newest_first(mlflow_server, moons_dir: Path, session_for) -> None:

@@ -21,7 +21,8 @@ from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
 from tracking_demo.data.moons import load
 from tracking_demo.server.local import find_free_port
-from tracking_demo.tasks.moons import MoonsOptions, MoonsResult, train
+from tracking_demo.tasks.moons import MoonsOptions, train
+from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
@@ -32,14 +33,14 @@ BODY_LIMIT_MB = 0.01
 
 
 @pytest.fixture(scope="module")
-def moons_model(mlflow_server, moons_dir: Path) -> MoonsResult:  # type: ignore[no-untyped-def]
+def moons_model(mlflow_server, moons_dir: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     session = TrackingSession(TrackingSettings(uri=mlflow_server.uri, experiment="serving"))
     return train(MoonsOptions(moons_dir, grid=SMALL_GRID, register_as=MODEL_NAME), session)
 
 
 @pytest.fixture(scope="module")
 def moons_endpoint(
-    mlflow_server, moons_model: MoonsResult, tmp_path_factory: pytest.TempPathFactory
+    mlflow_server, moons_model: TaskResult, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningEndpoint]:  # type: ignore[no-untyped-def]
     with serving(
         [f"{MODEL_NAME}:{moons_model.registered_version}", "--max-body-mb", str(BODY_LIMIT_MB)],
@@ -78,12 +79,12 @@ def _post(endpoint: RunningEndpoint, body: object, **kwargs: object) -> requests
     return requests.post(endpoint.url, json=body, headers=endpoint.headers(), timeout=30, **kwargs)
 
 
-def _local_predictions(moons_model: MoonsResult, frame) -> list[int]:  # type: ignore[no-untyped-def]
+def _local_predictions(moons_model: TaskResult, frame) -> list[int]:  # type: ignore[no-untyped-def]
     return mlflow.sklearn.load_model(moons_model.model_uri).predict(frame).tolist()
 
 
 def test_health_and_ready_name_the_model_and_its_run(
-    moons_endpoint: RunningEndpoint, moons_model: MoonsResult
+    moons_endpoint: RunningEndpoint, moons_model: TaskResult
 ) -> None:
     assert requests.get(f"{moons_endpoint.base}/health", timeout=5).json() == {"status": "alive"}
     ready = requests.get(f"{moons_endpoint.base}/ready", timeout=5)
@@ -96,7 +97,7 @@ def test_health_and_ready_name_the_model_and_its_run(
 
 
 def test_tutorial_protocol_answers_a_bare_list_of_labels(
-    moons_endpoint: RunningEndpoint, moons_model: MoonsResult, moons_dir: Path, mlflow_server
+    moons_endpoint: RunningEndpoint, moons_model: TaskResult, moons_dir: Path, mlflow_server
 ) -> None:  # type: ignore[no-untyped-def]
     mlflow.set_tracking_uri(mlflow_server.uri)
     test = load(moons_dir).x_test.head(25)
@@ -106,7 +107,7 @@ def test_tutorial_protocol_answers_a_bare_list_of_labels(
 
 
 def test_mlflow_protocols_answer_predictions_object(
-    moons_endpoint: RunningEndpoint, moons_model: MoonsResult, moons_dir: Path, mlflow_server
+    moons_endpoint: RunningEndpoint, moons_model: TaskResult, moons_dir: Path, mlflow_server
 ) -> None:  # type: ignore[no-untyped-def]
     mlflow.set_tracking_uri(mlflow_server.uri)
     test = load(moons_dir).x_test.head(5)
@@ -255,7 +256,7 @@ def _predict(endpoint: RunningEndpoint, *args: str, env: dict[str, str] | None =
 
 
 def test_predict_scores_the_test_set_and_agrees_with_the_run(
-    moons_endpoint: RunningEndpoint, moons_model: MoonsResult, moons_dir: Path, mlflow_server
+    moons_endpoint: RunningEndpoint, moons_model: TaskResult, moons_dir: Path, mlflow_server
 ) -> None:  # type: ignore[no-untyped-def]
     result = _predict(
         moons_endpoint,
@@ -265,7 +266,8 @@ def test_predict_scores_the_test_set_and_agrees_with_the_run(
     assert result.returncode == 0, result.stderr
     assert f"accuracy on 200 test examples from {moons_dir / 'test.csv'}: " in result.stdout
     assert "(4 requests" in result.stdout
-    assert f"run {moons_model.run_id} logged accuracy={moons_model.accuracy:.4f}" in result.stdout
+    logged = moons_model.metrics["accuracy"]
+    assert f"run {moons_model.run_id} logged accuracy={logged:.4f}" in result.stdout
     assert "difference +0.0000" in result.stdout
 
 
@@ -296,7 +298,7 @@ def test_predict_with_the_wrong_key_is_one_error_line(
 
 
 def test_predict_retries_while_the_endpoint_starts(
-    mlflow_server, moons_model: MoonsResult, moons_dir: Path, tmp_path: Path
+    mlflow_server, moons_model: TaskResult, moons_dir: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """predict starts with serve: refused connections, then 503 while loading, then answers.
 

@@ -271,8 +271,8 @@ def _print_moons_summary(result: Any, grid: dict[str, Any], session: Any) -> Non
     for name, value in selected_params(result.selected).items():
         click.echo(f"{name} {value}")
     click.echo("Metrics:")
-    click.echo(f"accuracy {result.accuracy:.4f}")
-    click.echo(f"cv_best_score {result.cv_best_score:.4f}")
+    for name in ("accuracy", "cv_best_score"):
+        click.echo(f"{name} {result.metrics[name]:.4f}")
     print_run_links(result, session)
 
 

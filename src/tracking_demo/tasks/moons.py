@@ -25,7 +25,8 @@ from sklearn.model_selection import GridSearchCV
 
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
-from tracking_demo.tasks import model_requirements
+from tracking_demo.tasks import catalog, model_requirements
+from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ DEFAULT_GRID: dict[str, list[GridValue]] = {
     "criterion": ["gini", "entropy"],
     "max_depth": [2, 5, 10, None],
 }
-TASK_NAME = "moons"
 # skops (MLflow's safe default format) loads only types it is told to trust; a forest's trees
 # are scikit-learn's own node storage, which we create ourselves.
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
@@ -49,17 +49,6 @@ class MoonsOptions:
     cv_folds: int = 5
     seed: int = 42
     register_as: str | None = None
-
-
-@dataclass(frozen=True)
-class MoonsResult:
-    run_id: str
-    accuracy: float
-    cv_best_score: float
-    selected: dict[str, Any]
-    model_uri: str
-    registered_name: str | None = None
-    registered_version: str | None = None
 
 
 def validate_grid(grid: Mapping[str, Sequence[GridValue]]) -> None:
@@ -154,30 +143,33 @@ def _log_inputs(data: moons_data.MoonsData, session: TrackingSession) -> None:
         session.log_input(dataset, context=context)
 
 
-def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
+def train(options: MoonsOptions, session: TrackingSession) -> TaskResult:
     """Run the grid search inside one MLflow run; a failure leaves the run FAILED."""
     validate_grid(options.grid)
-    with session.run(tags={"tracking_demo.task": TASK_NAME}) as run:
-        data = moons_data.load(options.data_dir)
-        _log_inputs(data, session)
-        session.log_params(
-            {**grid_params(options.grid), "cv_folds": options.cv_folds, "seed": options.seed}
-        )
-        search = fit_grid_search(
-            data.x_train, data.y_train, options.grid, options.cv_folds, options.seed
-        )
-        session.log_params(selected_params(search.best_params_))
-        model = search.best_estimator_
-        accuracy = float(accuracy_score(data.y_test, model.predict(data.x_test)))
-        cv_best_score = float(search.best_score_)
-        session.log_metrics({"accuracy": accuracy, "cv_best_score": cv_best_score})
-        session.log_figure(
-            decision_boundary_figure(model, data.train, data.test), "decision_boundary.png"
-        )
+    return run_task(
+        session,
+        catalog.MOONS,
+        lambda session: _steps(options, session),
+        params={**grid_params(options.grid), "cv_folds": options.cv_folds, "seed": options.seed},
+        register_as=options.register_as,
+    )
 
-        example = data.x_test.head(5)
-        signature = infer_signature(example, model.predict(example))
-        model_uri = session.log_model_portably(
+
+def _steps(options: MoonsOptions, session: TrackingSession) -> Outcome:
+    data = moons_data.load(options.data_dir)
+    _log_inputs(data, session)
+    search = fit_grid_search(
+        data.x_train, data.y_train, options.grid, options.cv_folds, options.seed
+    )
+    model = search.best_estimator_
+    accuracy = float(accuracy_score(data.y_test, model.predict(data.x_test)))
+    example = data.x_test.head(5)
+    signature = infer_signature(example, model.predict(example))
+    return Outcome(
+        params=selected_params(search.best_params_),
+        metrics={"accuracy": accuracy, "cv_best_score": float(search.best_score_)},
+        figures={"decision_boundary.png": decision_boundary_figure(model, data.train, data.test)},
+        model=ModelToLog(
             lambda path: mlflow.sklearn.save_model(
                 model,
                 str(path),
@@ -185,24 +177,11 @@ def train(options: MoonsOptions, session: TrackingSession) -> MoonsResult:
                 input_example=example,
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
                 pip_requirements=model_requirements.sklearn_model(),
-            )
-        )
-        version = None
-        if options.register_as:
-            version = session.register_model(
-                model_uri,
-                options.register_as,
-                tags={"accuracy": f"{accuracy:.4f}", "task": TASK_NAME},
-            )
-        return MoonsResult(
-            run_id=run.run_id,
-            accuracy=accuracy,
-            cv_best_score=cv_best_score,
-            selected=dict(search.best_params_),
-            model_uri=model_uri,
-            registered_name=options.register_as,
-            registered_version=str(version) if version is not None else None,
-        )
+            ),
+            {"accuracy": f"{accuracy:.4f}"},
+        ),
+        selected=dict(search.best_params_),
+    )
 
 
 def _parse_value(text: str) -> GridValue:
