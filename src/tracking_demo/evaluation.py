@@ -103,21 +103,8 @@ DEFAULT_DATA_DIRS: dict[str, Path] = {
     "housing": Path("data/housing"),
 }
 
-# The `task` tag a training task puts on its registered versions → the kind of its test data.
-TASK_KINDS: dict[str, str] = {
-    "moons": "moons",
-    "mnist-logreg": "mnist",
-    "mnist-cnn": "mnist",
-    "housing-mlp": "housing",
-    "housing-baseline": "housing",
-}
-
 
 def load(kind: str, data_dir: Path | None = None) -> Examples:
     if kind not in LOADERS:
         raise ConfigError(f"unknown model kind '{kind}': expected one of {', '.join(LOADERS)}")
     return LOADERS[kind](data_dir or DEFAULT_DATA_DIRS[kind])
-
-
-def kind_of_task(task: str | None) -> str | None:
-    return TASK_KINDS.get(task or "")

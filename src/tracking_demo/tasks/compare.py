@@ -19,9 +19,10 @@ from mlflow.tracking import MlflowClient
 
 from tracking_demo import evaluation, registry
 from tracking_demo.errors import ConfigError
+from tracking_demo.tasks import catalog
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession
 
-COMPARE_TASK = "compare"
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 REGRESSION_METRICS = ("mae", "rmse")
 CLASSIFICATION_METRICS = ("accuracy",)
@@ -58,9 +59,7 @@ def resolve(client: MlflowClient, ref: str) -> Candidate:
     if run_id is None:
         return Candidate(ref, uri, None, None, {})
     run = client.get_run(run_id)
-    return Candidate(
-        ref, uri, run_id, run.data.tags.get("tracking_demo.task"), dict(run.data.params)
-    )
+    return Candidate(ref, uri, run_id, run.data.tags.get(tags.TASK), dict(run.data.params))
 
 
 def _agreed(candidates: Sequence[Candidate], name: str) -> str | None:
@@ -81,7 +80,7 @@ def test_examples(
     kind: str | None,
 ) -> evaluation.Examples:
     """The test set every model is scored on: the split their runs recorded, or the one given."""
-    kinds = {evaluation.kind_of_task(c.task) for c in candidates} - {None}
+    kinds = {catalog.data_kind_of(c.task) for c in candidates} - {None}
     if kind is None:
         if len(kinds) != 1:
             found = ", ".join(sorted(k for k in kinds if k)) or "none"
@@ -139,7 +138,7 @@ def compare(
     deciding = evaluation.metric(metric or test.metric.name)
     if deciding.name not in names:
         raise ConfigError(f"--metric {deciding.name} does not apply to {test.kind} models")
-    with session.run(tags={"tracking_demo.task": COMPARE_TASK}) as run:
+    with session.run(tags={tags.TASK: catalog.COMPARE.name}) as run:
         session.log_params(
             {
                 "models": ", ".join(refs),
@@ -161,7 +160,7 @@ def compare(
             session.log_metrics({f"model_{position}_{name}": row[name] for name in names})
         session.log_text(table.to_csv(index=False), "comparison.csv")
         session.log_text(table.to_string(index=False), "comparison.txt")
-        session.set_tags({"tracking_demo.better_model": better})
+        session.set_tags({tags.BETTER_MODEL: better})
         return Comparison(
             run.run_id, table, deciding.name, better, test.kind, len(test), test.source
         )

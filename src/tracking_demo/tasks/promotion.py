@@ -14,9 +14,9 @@ from tracking_demo import evaluation, registry
 from tracking_demo.errors import ConfigError, TrackingDemoError
 from tracking_demo.evaluation import Examples, Metric, Mode
 from tracking_demo.serving import model as model_io
+from tracking_demo.tasks import catalog
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession
-
-TASK_NAME = "promote"
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ def model_kind(client: MlflowClient, version: ModelVersion, given: str | None) -
     or its run's `tracking_demo.task` tag)."""
     if given:
         return given
-    kind = evaluation.kind_of_task(version.tags.get("task"))
+    kind = catalog.data_kind_of(version.tags.get(tags.VERSION_TASK))
     if kind is None and version.run_id:
         run = client.get_run(version.run_id)
-        kind = evaluation.kind_of_task(run.data.tags.get("tracking_demo.task"))
+        kind = catalog.data_kind_of(run.data.tags.get(tags.TASK))
     if kind is None:
         raise ConfigError(
             f"cannot tell which test data suits {version.name}:{version.version} (no known "
@@ -102,7 +102,7 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     candidate_value = score_version(candidate, examples, metric)
     champion_value = score_version(champion, examples, metric) if champion else None
 
-    with session.run(tags={"tracking_demo.task": TASK_NAME, "model": options.name}) as run:
+    with session.run(tags={tags.TASK: catalog.PROMOTE.name, "model": options.name}) as run:
         session.log_params(
             {
                 "model": options.name,
