@@ -6,7 +6,10 @@ folder), so the shared session server stays healthy for the rest of the suite.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +31,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
 from tracking_demo.server.local import LocalServer, find_free_port, group_alive
 from tracking_demo.tracking.logger import LoggerOptions, TrackingRejectedError
+from tracking_demo.tracking.records import MetricRecord, Record
 from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 from tracking_demo.tracking.sync import SKIPPED_TAG, sync_run
@@ -35,6 +39,9 @@ from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile, read_wal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SUPPORT = Path(__file__).parent.parent / "support"
+FIXTURE_RUN = (
+    Path(__file__).parent.parent / "fixtures" / "run_log" / "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+)
 
 
 class BreakableServer:
@@ -231,7 +238,9 @@ def test_sigkill_of_training_process_then_sync(mlflow_server, tmp_path: Path) ->
     process.kill()
     process.wait(timeout=10)
     durable = read_wal(Path(run_path) / "wal.log")
-    logged_steps = {r["s"] for _, r in durable.records if r["t"] == "m" and r["k"] == "loss"}
+    logged_steps = {
+        r.step for _, r in durable.records if isinstance(r, MetricRecord) and r.key == "loss"
+    }
     assert len(logged_steps) >= 40, "fsync'd records should cover all but the last 0.2 s"
 
     result = subprocess.run(
@@ -258,10 +267,7 @@ def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> N
     run_id = client.create_run(experiment_id).info.run_id
     run_dir = RunDir.create(tmp_path, RunMeta(run_id, mlflow_server.uri, experiment_id))
     wal = WalFile(run_dir.wal_path)
-    wal.append(
-        (i + 1, {"t": "m", "k": "loss", "v": 1 / (i + 1), "ts": 1000 + i, "s": i})
-        for i in range(10)
-    )
+    wal.append((i + 1, MetricRecord("loss", 1 / (i + 1), 1000 + i, i)) for i in range(10))
     wal.close()
     with run_dir.wal_path.open("ab") as handle:  # power loss in the middle of a write
         handle.write(b'11\t0badc0de\t{"t":"m","k":"loss","v":0.0')
@@ -274,15 +280,58 @@ def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> N
     assert [p.step for p in client.get_metric_history(run_id, "loss")] == list(range(10))
 
 
+def test_run_log_written_before_typed_records_still_syncs(mlflow_server, tmp_path: Path) -> None:
+    """The fixture was written by the logger before records were typed: the format is kept."""
+    client = MlflowClient(mlflow_server.uri)
+    experiment_id = client.create_experiment("run-log-fixture")
+    run_id = client.create_run(experiment_id).info.run_id
+    run_path = tmp_path / run_id
+    shutil.copytree(FIXTURE_RUN, run_path)
+    meta = json.loads((run_path / "run.json").read_text())
+    meta.update(run_id=run_id, tracking_uri=mlflow_server.uri, experiment_id=experiment_id)
+    (run_path / "run.json").write_text(json.dumps(meta))
+
+    report = sync_run(run_path)
+    assert (report.replayed, report.skipped, report.rejections) == (23, None, [])
+    assert report.status == "FINISHED"
+    assert list(report.registered) == ["moons-model"]
+    run = client.get_run(run_id)
+    assert run.data.params == {"lr": "0.1", "epochs": "3", "note": "tab\there\nnewline é"}
+    assert run.data.tags["tracking_demo.task"] == "moons"
+    accuracy = client.get_metric_history(run_id, "accuracy")
+    assert sorted((p.step, p.value) for p in accuracy) == [
+        (0, 0.5),
+        (1, 0.81),
+        (2, 0.875),
+        (6, 1.0),
+    ]
+    grad_norm = sorted(client.get_metric_history(run_id, "grad_norm"), key=lambda p: p.step)
+    assert [p.step for p in grad_norm] == [3, 4, 5] and math.isnan(grad_norm[0].value)
+    assert {a.path for a in client.list_artifacts(run_id)} == {
+        "notes.txt",
+        "plots",
+        "data",
+        "model",
+    }
+    assert {a.path for a in client.list_artifacts(run_id, "data")} == {"data/a.txt", "data/b.txt"}
+    inputs = {i.dataset.name: i for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"moons-train", "moons-test"}
+    assert [(t.key, t.value) for t in inputs["moons-train"].tags] == [
+        ("mlflow.data.context", "train")
+    ]
+    version = client.get_model_version("moons-model", report.registered["moons-model"])
+    assert version.run_id == run_id and version.tags == {"stage": "candidate"}
+
+
 def test_replay_stores_no_duplicates(mlflow_server, tmp_path: Path) -> None:
     from tracking_demo.tracking.delivery import Delivery, plan
 
     client = MlflowClient(mlflow_server.uri)
     run_id = client.create_run(client.create_experiment("replay")).info.run_id
-    records = [
-        (i + 1, {"t": "m", "k": "x", "v": float(i % 3), "ts": 5000, "s": i}) for i in range(50)
+    records: list[tuple[int, Record]] = [
+        (i + 1, MetricRecord("x", float(i % 3), 5000, i)) for i in range(50)
     ]
-    records.append((51, {"t": "m", "k": "x", "v": float("nan"), "ts": 5001, "s": 50}))
+    records.append((51, MetricRecord("x", float("nan"), 5001, 50)))
     delivery = Delivery(client, run_id, tmp_path)
     for uncertain in (False, True, True):
         for operation in plan(records):

@@ -8,10 +8,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
 from tracking_demo.tracking.delivery import Backoff, is_transient, plan
+from tracking_demo.tracking.records import (
+    ArtifactRecord,
+    EndRecord,
+    MetricRecord,
+    ParamRecord,
+    Record,
+    TagRecord,
+)
 
 
-def _metrics(n: int, start: int = 1) -> list:  # type: ignore[type-arg]
-    return [(start + i, {"t": "m", "k": "loss", "v": 0.1, "ts": 1, "s": i}) for i in range(n)]
+def _metrics(n: int, start: int = 1) -> list[tuple[int, Record]]:
+    return [(start + i, MetricRecord("loss", 0.1, 1, i)) for i in range(n)]
 
 
 def test_metrics_split_at_1000() -> None:
@@ -21,31 +29,35 @@ def test_metrics_split_at_1000() -> None:
 
 
 def test_params_and_tags_split_at_100_and_share_batches_with_metrics() -> None:
-    records = [(i + 1, {"t": "p", "k": f"p{i}", "v": "1"}) for i in range(150)]
-    records += [(151 + i, {"t": "g", "k": f"g{i}", "v": "x"}) for i in range(30)]
+    records: list[tuple[int, Record]] = [(i + 1, ParamRecord(f"p{i}", "1")) for i in range(150)]
+    records += [(151 + i, TagRecord(f"g{i}", "x")) for i in range(30)]
     operations = plan(records)
-    kinds = [[r["t"] for _, r in op.records] for op in operations]
-    assert [k.count("p") for k in kinds] == [100, 50]
-    assert [k.count("g") for k in kinds] == [0, 30]
+    kinds = [[r.kind for _, r in op.records] for op in operations]
+    assert [k.count("param") for k in kinds] == [100, 50]
+    assert [k.count("tag") for k in kinds] == [0, 30]
 
 
 def test_request_size_stays_under_one_megabyte() -> None:
-    records = [(i + 1, {"t": "p", "k": f"param{i}", "v": "x" * 6000}) for i in range(100)]
-    records += [(101 + i, {"t": "g", "k": f"tag{i}", "v": "x" * 7900}) for i in range(100)]
+    records: list[tuple[int, Record]] = [
+        (i + 1, ParamRecord(f"param{i}", "x" * 6000)) for i in range(100)
+    ]
+    records += [(101 + i, TagRecord(f"tag{i}", "x" * 7900)) for i in range(100)]
     operations = plan(records)
     assert len(operations) > 1
     for op in operations:
-        assert sum(len(r["v"]) + len(r["k"]) for _, r in op.records) < 1_000_000
+        texts = [r for _, r in op.records if isinstance(r, ParamRecord | TagRecord)]
+        assert len(texts) == len(op.records)
+        assert sum(len(r.value) + len(r.key) for r in texts) < 1_000_000
 
 
 def test_other_records_keep_their_place_in_order() -> None:
     records = [
         *_metrics(3),
-        (4, {"t": "a", "local": "artifacts/1/x.png", "path": None}),
+        (4, ArtifactRecord("artifacts/1/x.png")),
         *_metrics(2, start=5),
-        (7, {"t": "e", "status": "FINISHED", "end_ms": 1}),
+        (7, EndRecord("FINISHED", 1)),
     ]
-    assert [op.kind for op in plan(records)] == ["batch", "a", "batch", "e"]
+    assert [op.kind for op in plan(records)] == ["batch", "artifact", "batch", "end"]
 
 
 @pytest.mark.parametrize(

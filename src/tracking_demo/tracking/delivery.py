@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import assert_never
 
 import requests
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
@@ -24,7 +25,16 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 
-from tracking_demo.tracking.wal import Record
+from tracking_demo.tracking.records import (
+    ArtifactRecord,
+    DatasetRecord,
+    EndRecord,
+    MetricRecord,
+    ParamRecord,
+    Record,
+    RegistrationRecord,
+    TagRecord,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +49,7 @@ _TRANSIENT_TYPES = (
     TimeoutError,
     socket.timeout,
 )
-BATCHED_KINDS = frozenset({"m", "p", "g"})
+BATCHED_TYPES = (MetricRecord, ParamRecord, TagRecord)
 
 
 class TransientDeliveryError(Exception):
@@ -58,8 +68,8 @@ class Operation:
 
     @property
     def kind(self) -> str:
-        first = self.records[0][1]["t"]
-        return "batch" if first in BATCHED_KINDS else first
+        first = self.records[0][1]
+        return "batch" if isinstance(first, BATCHED_TYPES) else first.kind
 
     @property
     def last_seq(self) -> int:
@@ -75,24 +85,31 @@ class Rejection:
     reason: str
 
     def describe(self) -> str:
-        kinds = {"m": "metric", "p": "param", "g": "tag"}
-        what = kinds.get(self.record["t"], self.record["t"])
-        name = self.record.get("k") or self.record.get("name") or ""
-        return f"{what} '{name}' (record {self.seq}): {self.reason}"
+        return f"{self.record.kind} '{_name(self.record)}' (record {self.seq}): {self.reason}"
 
 
-def _size(record: Record) -> int:
+def _name(record: Record) -> str:
+    match record:
+        case MetricRecord() | ParamRecord() | TagRecord():
+            return record.key
+        case DatasetRecord() | RegistrationRecord():
+            return record.name
+        case _:
+            return ""
+
+
+def _size(record: MetricRecord | ParamRecord | TagRecord) -> int:
     """Bytes the record adds to a log-batch request body, with room for the JSON around it."""
-    if record["t"] == "m":
-        return len(record["k"]) + 80
-    return len(record["k"]) + len(str(record["v"])) + 40
+    if isinstance(record, MetricRecord):
+        return len(record.key) + 80
+    return len(record.key) + len(record.value) + 40
 
 
 def plan(records: Iterable[tuple[int, Record]]) -> list[Operation]:
     """Consecutive metrics/params/tags share `log_batch` calls within every limit; others alone."""
     operations: list[Operation] = []
     current: list[tuple[int, Record]] = []
-    counts = {"m": 0, "p": 0, "g": 0}
+    counts = dict.fromkeys(BATCHED_TYPES, 0)
     size = 0
 
     def close() -> None:
@@ -100,16 +117,16 @@ def plan(records: Iterable[tuple[int, Record]]) -> list[Operation]:
         if current:
             operations.append(Operation(current))
         current, size = [], 0
-        counts.update(m=0, p=0, g=0)
+        counts.update(dict.fromkeys(BATCHED_TYPES, 0))
 
     for seq, record in records:
-        kind = record["t"]
-        if kind not in BATCHED_KINDS:
+        if not isinstance(record, BATCHED_TYPES):
             close()
             operations.append(Operation([(seq, record)]))
             continue
+        kind = type(record)
         record_size = _size(record)
-        limit = MAX_METRICS_PER_BATCH if kind == "m" else MAX_PARAMS_TAGS_PER_BATCH
+        limit = MAX_METRICS_PER_BATCH if kind is MetricRecord else MAX_PARAMS_TAGS_PER_BATCH
         if (
             counts[kind] >= limit
             or len(current) >= MAX_ENTITIES_PER_BATCH
@@ -176,28 +193,39 @@ class Delivery:
             return [r for half in halves for r in self.deliver(Operation(half), uncertain)]
 
     def _perform(self, operation: Operation, uncertain: bool) -> None:
-        action: Callable[[], None] = {
-            "batch": lambda: self._log_batch(operation.records, uncertain),
-            "a": lambda: self._log_artifact(operation.records[0][1]),
-            "i": lambda: self._log_input(operation.records[0][1]),
-            "r": lambda: self._register(*operation.records[0]),
-            "e": lambda: self._terminate(operation.records[0][1]),
-        }[operation.kind]
         try:
-            action()
+            self._call(operation, uncertain)
         except Exception as error:
             message = error.message if isinstance(error, MlflowException) else str(error)
             if is_transient(error):
                 raise TransientDeliveryError(message) from error
             raise PermanentDeliveryError(message) from error
 
+    def _call(self, operation: Operation, uncertain: bool) -> None:
+        seq, first = operation.records[0]
+        match first:
+            case MetricRecord() | ParamRecord() | TagRecord():
+                self._log_batch(operation.records, uncertain)
+            case ArtifactRecord():
+                self._log_artifact(first)
+            case DatasetRecord():
+                self._log_input(first)
+            case RegistrationRecord():
+                self._register(seq, first)
+            case EndRecord():
+                self._terminate(first)
+            case _:
+                assert_never(first)
+
     def _log_batch(self, records: list[tuple[int, Record]], uncertain: bool) -> None:
         metrics = [
-            Metric(r["k"], float(r["v"]), r["ts"], r["s"]) for _, r in records if r["t"] == "m"
+            Metric(r.key, float(r.value), r.timestamp_ms, r.step)
+            for _, r in records
+            if isinstance(r, MetricRecord)
         ]
         # MLflow refuses a batch naming a param twice; a tag set twice keeps its last value.
-        params = {r["k"]: Param(r["k"], r["v"]) for _, r in records if r["t"] == "p"}
-        tags = {r["k"]: RunTag(r["k"], r["v"]) for _, r in records if r["t"] == "g"}
+        params = {r.key: Param(r.key, r.value) for _, r in records if isinstance(r, ParamRecord)}
+        tags = {r.key: RunTag(r.key, r.value) for _, r in records if isinstance(r, TagRecord)}
         if uncertain and metrics:
             metrics = self._not_on_server(metrics)
         if metrics or params or tags:
@@ -215,33 +243,40 @@ class Delivery:
             logger.info("%d points were already on the server", len(metrics) - len(fresh))
         return fresh
 
-    def _log_artifact(self, record: Record) -> None:
-        local = self.run_path / record["local"]
+    def _log_artifact(self, record: ArtifactRecord) -> None:
+        local = self.run_path / record.local
         if not local.exists():
             raise FileNotFoundError(f"kept artifact {local} is missing")
         if local.is_dir():
-            self.client.log_artifacts(self.run_id, str(local), record.get("path"))
+            self.client.log_artifacts(self.run_id, str(local), record.path)
         else:
-            self.client.log_artifact(self.run_id, str(local), record.get("path"))
+            self.client.log_artifact(self.run_id, str(local), record.path)
 
-    def _log_input(self, record: Record) -> None:
-        dataset = Dataset(**record["dataset"])
-        tags = [InputTag(key, value) for key, value in record.get("tags", {}).items()]
+    def _log_input(self, record: DatasetRecord) -> None:
+        dataset = Dataset(
+            name=record.name,
+            digest=record.digest,
+            source_type=record.source_type,
+            source=record.source,
+            schema=record.schema,
+            profile=record.profile,
+        )
+        tags = [InputTag(key, value) for key, value in record.tags.items()]
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
 
-    def _register(self, seq: int, record: Record) -> None:
+    def _register(self, seq: int, record: RegistrationRecord) -> None:
         from tracking_demo.registry import register_once
 
         version = register_once(
             self.client,
-            f"runs:/{self.run_id}/{record['model_path']}",
-            record["name"],
-            record["tags"],
+            f"runs:/{self.run_id}/{record.model_path}",
+            record.name,
+            record.tags,
         )
         self.registered[seq] = str(version.version)
 
-    def _terminate(self, record: Record) -> None:
-        self.client.set_terminated(self.run_id, record["status"], record["end_ms"])
+    def _terminate(self, record: EndRecord) -> None:
+        self.client.set_terminated(self.run_id, record.status, record.end_ms)
 
 
 @dataclass
@@ -284,14 +319,14 @@ def deliver_with_retry(
                 return None
 
 
-def dataset_record(dataset: Dataset, tags: dict[str, str]) -> Record:
+def dataset_record(dataset: Dataset, tags: dict[str, str]) -> DatasetRecord:
     """An `mlflow.data` dataset as a log record (its entity fields, JSON-safe)."""
-    fields = {
-        "name": dataset.name,
-        "digest": dataset.digest,
-        "source_type": dataset.source_type,
-        "source": dataset.source,
-        "schema": dataset.schema,
-        "profile": dataset.profile,
-    }
-    return {"t": "i", "dataset": fields, "tags": dict(tags)}
+    return DatasetRecord(
+        name=dataset.name,
+        digest=dataset.digest,
+        source_type=dataset.source_type,
+        source=dataset.source,
+        schema=dataset.schema,
+        profile=dataset.profile,
+        tags=dict(tags),
+    )

@@ -34,7 +34,16 @@ from mlflow.utils.validation import (
 
 from tracking_demo.errors import ConfigError, TrackingDemoError
 from tracking_demo.tracking.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
-from tracking_demo.tracking.wal import Record, RunDir, RunMeta, WalFile
+from tracking_demo.tracking.records import (
+    ArtifactRecord,
+    EndRecord,
+    MetricRecord,
+    ParamRecord,
+    Record,
+    TagRecord,
+    encode_record,
+)
+from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +124,7 @@ class RunLogger:
             _validate_metric_name(key)
             self._checked_keys.add(key)
         ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-        self._append({"t": "m", "k": key, "v": float(value), "ts": ts, "s": int(step)})
+        self._append(MetricRecord(key, float(value), ts, int(step)))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """One timestamp for all, as MLflow's own `log_metrics` does."""
@@ -140,7 +149,7 @@ class RunLogger:
             )
         if previous is None:
             self._params[key] = text
-            self._append({"t": "p", "k": key, "v": text})
+            self._append(ParamRecord(key, text))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for key, value in params.items():
@@ -151,7 +160,7 @@ class RunLogger:
         _validate_tag_name(key)
         if len(text) > MAX_TAG_VAL_LENGTH:
             text = text[: MAX_TAG_VAL_LENGTH - 3] + "..."
-        self._append({"t": "g", "k": key, "v": text})
+        self._append(TagRecord(key, text))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in tags.items():
@@ -168,7 +177,7 @@ class RunLogger:
     def log_artifact_kept(self, local: Path, artifact_path: str | None = None) -> None:
         """Upload `local` (inside a slot) under `artifact_path`, after what was logged before."""
         relative = local.resolve().relative_to(self.run_dir.path.resolve())
-        self._append({"t": "a", "local": str(relative), "path": artifact_path})
+        self._append(ArtifactRecord(str(relative), artifact_path))
 
     def log_record(self, record: Record) -> int:
         """Any other record kind (dataset input, registration); returns its sequence number."""
@@ -199,7 +208,7 @@ class RunLogger:
 
     def close(self, status: str, timeout_s: float | None = None) -> bool:
         """Log the final status and wait for delivery; False leaves the rest to `sync`."""
-        self._append({"t": "e", "status": status, "end_ms": int(time.time() * 1000)})
+        self._append(EndRecord(status, int(time.time() * 1000)))
         try:
             delivered = self.flush(timeout_s)
         except TrackingRejectedError:
@@ -298,7 +307,13 @@ class RunLogger:
             with (self.run_dir.path / REJECTED_FILE).open("a", encoding="utf-8") as handle:
                 for item in rejected:
                     handle.write(
-                        json.dumps({"seq": item.seq, "record": item.record, "reason": item.reason})
+                        json.dumps(
+                            {
+                                "seq": item.seq,
+                                "record": encode_record(item.record),
+                                "reason": item.reason,
+                            }
+                        )
                         + "\n"
                     )
             for item in rejected:

@@ -27,6 +27,7 @@ from tracking_demo import __version__
 from tracking_demo.errors import ConfigError, TrackingIncompleteError
 from tracking_demo.tracking.delivery import dataset_record
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
+from tracking_demo.tracking.records import RegistrationRecord
 from tracking_demo.tracking.settings import (
     TrackingSettings,
     check_reachable,
@@ -259,12 +260,7 @@ class TrackingSession:
         if not model_uri.startswith(prefix):
             raise ConfigError(f"can only register this run's models ({prefix}...), got {model_uri}")
         seq = run_logger.log_record(
-            {
-                "t": "r",
-                "name": name,
-                "model_path": model_uri.removeprefix(prefix),
-                "tags": dict(tags or {}),
-            }
+            RegistrationRecord(name, model_uri.removeprefix(prefix), dict(tags or {}))
         )
         if run_logger.flush(upto=seq):
             return run_logger.registered_version(seq)

@@ -27,9 +27,10 @@ from tracking_demo.tracking.delivery import (
     deliver_with_retry,
     plan,
 )
+from tracking_demo.tracking.records import EndRecord, Record, RegistrationRecord, TagRecord
 from tracking_demo.tracking.session import ERROR_TAG
 from tracking_demo.tracking.settings import check_reachable, configure_http
-from tracking_demo.tracking.wal import Record, RunDir, read_wal
+from tracking_demo.tracking.wal import RunDir, read_wal
 
 logger = logging.getLogger(__name__)
 
@@ -80,18 +81,18 @@ def sync_run(
         report.skipped = contents.problem
         delivery = Delivery(client, meta.run_id, run_dir.path)
         deadline = time.monotonic() + timeout_s
-        ended = any(record["t"] == "e" for _, record in contents.records)
+        ended = any(isinstance(record, EndRecord) for _, record in contents.records)
         closing = [] if ended else _killed_records(meta.pid, meta.host, len(contents.records))
         if contents.problem:
-            closing.insert(0, (0, {"t": "g", "k": SKIPPED_TAG, "v": contents.problem[:5000]}))
+            closing.insert(0, (0, TagRecord(SKIPPED_TAG, contents.problem[:5000])))
         for operation in plan(todo):
             report.rejections += _deliver(delivery, operation, deadline, uri)
             run_dir.write_acked(operation.last_seq)
         for operation in plan(closing):
             report.rejections += _deliver(delivery, operation, deadline, uri)
         for seq, record in contents.records:
-            if record["t"] == "r" and seq in delivery.registered:
-                report.registered[record["name"]] = delivery.registered[seq]
+            if isinstance(record, RegistrationRecord) and seq in delivery.registered:
+                report.registered[record.name] = delivery.registered[seq]
         report.status = client.get_run(meta.run_id).info.status
         run_dir.mark_done()
     finally:
@@ -108,9 +109,9 @@ def _killed_records(pid: int, host: str, count: int) -> list[tuple[int, Record]]
         f"{count} logged records were recovered by tracking-demo sync"
     )
     return [
-        (0, {"t": "g", "k": ERROR_TAG, "v": reason}),
-        (0, {"t": "g", "k": SYNCED_TAG, "v": f"pid {os.getpid()}"}),
-        (0, {"t": "e", "status": "KILLED", "end_ms": int(time.time() * 1000)}),
+        (0, TagRecord(ERROR_TAG, reason)),
+        (0, TagRecord(SYNCED_TAG, f"pid {os.getpid()}")),
+        (0, EndRecord("KILLED", int(time.time() * 1000))),
     ]
 
 

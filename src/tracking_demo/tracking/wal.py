@@ -19,9 +19,10 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from tracking_demo.errors import TrackingDemoError
+from tracking_demo.tracking.records import Record, decode_record, encode_record
 
 WAL_FILE = "wal.log"
 ACKED_FILE = "acked"
@@ -29,8 +30,6 @@ META_FILE = "run.json"
 LOCK_FILE = "lock"
 ARTIFACTS_DIR = "artifacts"
 DONE_FILE = "done"
-
-Record = dict[str, Any]
 
 
 class WalError(TrackingDemoError):
@@ -60,16 +59,17 @@ class WalContents:
 
 def encode(seq: int, record: Record) -> str:
     """One line; NaN and infinities stay as JSON's NaN/Infinity tokens, which Python reads back."""
-    payload = json.dumps(record, separators=(",", ":"))
+    payload = json.dumps(encode_record(record), separators=(",", ":"))
     crc = zlib.crc32(f"{seq}\t{payload}".encode())
     return f"{seq}\t{crc:08x}\t{payload}\n"
 
 
 def _decode(line: bytes) -> tuple[int, Record]:
+    """Decoded here, once: a line that is intact but not a valid record is damage too."""
     seq_text, crc_text, payload = line.rstrip(b"\n").split(b"\t", 2)
     if zlib.crc32(seq_text + b"\t" + payload) != int(crc_text, 16):
         raise ValueError("checksum mismatch")
-    return int(seq_text), json.loads(payload)
+    return int(seq_text), decode_record(json.loads(payload))
 
 
 def read_wal(path: Path) -> WalContents:
