@@ -1,5 +1,6 @@
-"""docs/architecture.md, rule 1 holds and would catch a breach: only azure_workspace imports the
-Azure SDK, and the package never imports the submitters."""
+"""docs/architecture.md, rule 1 and the layers hold and would catch a breach: only
+tracking.workspace imports the Azure SDK, the package never imports the submitters, and each
+layer imports only the layers below it."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def test_the_package_keeps_the_boundary(pytestconfig: pytest.Config) -> None:
     root = pytestconfig.rootpath
     result = lint(root, root / "pyproject.toml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    assert "3 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -42,9 +43,20 @@ def test_the_package_keeps_the_boundary(pytestconfig: pytest.Config) -> None:
         ),
         ("tracking_extra.py", "import azure.identity\n", "tracking_demo.tracking_extra -> azure"),
         ("tasks/uses_jobs.py", "import jobs.submit\n", "tracking_demo.tasks.uses_jobs -> jobs"),
+        # Layers: data below tasks, tracking independent of serving.
+        (
+            "data/uses_tasks.py",
+            "import tracking_demo.tasks.moons\n",
+            "tracking_demo.data.uses_tasks -> tracking_demo.tasks.moons",
+        ),
+        (
+            "tracking/uses_serving.py",
+            "import tracking_demo.serving.score\n",
+            "tracking_demo.tracking.uses_serving -> tracking_demo.serving.score",
+        ),
     ],
 )
-def test_a_training_module_importing_azure_or_jobs_breaks_the_contract(
+def test_a_module_importing_azure_jobs_or_a_higher_layer_breaks_a_contract(
     pytestconfig: pytest.Config, tmp_path: Path, module: str, source: str, forbidden: str
 ) -> None:
     root = pytestconfig.rootpath
