@@ -112,6 +112,7 @@ def run_one(
     from tracking_demo.sweep import runner as housing_sweep
     from tracking_demo.sweep import space as search_space
     from tracking_demo.tasks import housing
+    from tracking_demo.tracking import tags
     from tracking_demo.tracking.session import TrackingSession
 
     spec = search_space.load(None, housing.TUNABLE).with_overrides(
@@ -142,7 +143,7 @@ def run_one(
     for trial in result.trials:
         run = session.client.get_run(trial.run_id)
         fit_s[trial.index] = run.data.metrics.get("training_time_s", math.nan)
-        if reason := run.data.tags.get("tracking_demo.termination_reason"):
+        if reason := run.data.tags.get(tags.TERMINATION_REASON):
             reasons[trial.index] = reason
     failed = [t for t in result.trials if t.status == "failed"]
     if failed:

@@ -30,11 +30,12 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
 from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.logger import LoggerOptions, TrackingRejectedError
 from tracking_demo.tracking.records import MetricRecord, Record
-from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
-from tracking_demo.tracking.sync import SKIPPED_TAG, sync_run
+from tracking_demo.tracking.sync import sync_run
 from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile, read_wal
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -255,7 +256,7 @@ def test_sigkill_of_training_process_then_sync(mlflow_server, tmp_path: Path) ->
     client = MlflowClient(mlflow_server.uri)
     run = client.get_run(run_id)
     assert run.info.status == "KILLED"
-    assert "ended without closing the run" in run.data.tags[ERROR_TAG]
+    assert "ended without closing the run" in run.data.tags[tags.ERROR]
     history = client.get_metric_history(run_id, "loss")
     assert sorted(p.step for p in history) == sorted(logged_steps)
     assert run.data.params == {"lr": "0.1", "epochs": "forever"}
@@ -276,7 +277,7 @@ def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> N
     assert report.skipped is not None and "truncated" in report.skipped
     run = client.get_run(run_id)
     assert run.info.status == "KILLED"
-    assert "truncated" in run.data.tags[SKIPPED_TAG]
+    assert "truncated" in run.data.tags[tags.SYNC_SKIPPED]
     assert [p.step for p in client.get_metric_history(run_id, "loss")] == list(range(10))
 
 
@@ -352,7 +353,7 @@ def test_param_changed_on_the_server_fails_clearly_and_keeps_the_rest(mlflow_ser
     assert finished.info.status == "FAILED"
     assert finished.data.params == {"lr": "0.1", "batch_size": "32"}
     assert finished.data.metrics == {"loss": 0.5}
-    assert "TrackingRejectedError" in finished.data.tags[ERROR_TAG]
+    assert "TrackingRejectedError" in finished.data.tags[tags.ERROR]
 
 
 def test_changing_a_param_is_refused_at_once_without_the_network(mlflow_server) -> None:

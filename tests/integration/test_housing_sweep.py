@@ -16,7 +16,7 @@ from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.runner import SweepOptions, SweepResult, TrialOutcome, run_sweep
 from tracking_demo.tasks import housing
 from tracking_demo.tracking import tags
-from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = pytest.mark.integration
@@ -177,7 +177,7 @@ def test_a_failed_trial_is_recorded_failed_and_the_sweep_goes_on(  # type: ignor
     for trial in result.trials[1:]:
         run = client.get_run(trial.run_id)
         assert run.info.status == "FAILED"
-        assert "must be numeric" in run.data.tags[ERROR_TAG]
+        assert "must be numeric" in run.data.tags[tags.ERROR]
     assert result.best.index == 0
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FINISHED"

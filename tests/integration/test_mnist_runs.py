@@ -29,7 +29,8 @@ from tracking_demo.tasks.mnist import (
     train_network,
 )
 from tracking_demo.tasks.recording import TaskResult
-from tracking_demo.tracking.session import ERROR_TAG, TrackingSession
+from tracking_demo.tracking import tags
+from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.mlxtend]
@@ -268,4 +269,4 @@ def test_bad_mnist_files_fail_the_run_with_the_file_named(
     client = _client(mlflow_server)
     (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
     assert run.info.status == "FAILED"
-    assert str(named) in run.data.tags[ERROR_TAG]
+    assert str(named) in run.data.tags[tags.ERROR]

@@ -15,7 +15,8 @@ from tracking_demo.data.moons import load
 from tracking_demo.errors import DataError
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.recording import TaskResult
-from tracking_demo.tracking.session import ERROR_ARTIFACT, ERROR_TAG, git_commit
+from tracking_demo.tracking import tags
+from tracking_demo.tracking.session import ERROR_ARTIFACT, git_commit
 
 pytestmark = pytest.mark.integration
 SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
@@ -156,7 +157,7 @@ def test_bad_input_ends_run_failed_with_error(
     experiment = session.client.get_experiment_by_name(session.settings.experiment)
     (run,) = session.client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
-    assert run.data.tags[ERROR_TAG].startswith("DataError: ")
+    assert run.data.tags[tags.ERROR].startswith("DataError: ")
     assert ERROR_ARTIFACT in {a.path for a in session.client.list_artifacts(run.info.run_id)}
     assert mlflow.active_run() is None
 

@@ -25,6 +25,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from tracking_demo import __version__
 from tracking_demo.errors import ConfigError, TrackingIncompleteError
+from tracking_demo.tracking import tags as run_tags
 from tracking_demo.tracking.delivery import dataset_record
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
 from tracking_demo.tracking.records import RegistrationRecord
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ERROR_TAG = "tracking_demo.error"
 ERROR_ARTIFACT = "error.txt"
 MAX_TAG_LENGTH = 5000
 INTEGER_COLUMN_HINT = "Hint: Inferred schema contains integer column"
@@ -179,7 +179,7 @@ class TrackingSession:
 
     @staticmethod
     def default_tags() -> dict[str, str]:
-        tags = {"tracking_demo.version": __version__}
+        tags = {run_tags.VERSION: __version__}
         commit = git_commit()
         if commit:
             tags["mlflow.source.git.commit"] = commit
@@ -189,7 +189,7 @@ class TrackingSession:
         """Best effort: the failure must not be hidden by a second failure while recording it."""
         summary = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
-            self.set_tags({ERROR_TAG: summary})
+            self.set_tags({run_tags.ERROR: summary})
             self.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
         except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)

@@ -19,6 +19,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.errors import TrackingIncompleteError
+from tracking_demo.tracking import tags
 from tracking_demo.tracking.delivery import (
     Delivery,
     Operation,
@@ -28,14 +29,10 @@ from tracking_demo.tracking.delivery import (
     plan,
 )
 from tracking_demo.tracking.records import EndRecord, Record, RegistrationRecord, TagRecord
-from tracking_demo.tracking.session import ERROR_TAG
 from tracking_demo.tracking.settings import check_reachable, configure_http
 from tracking_demo.tracking.wal import RunDir, read_wal
 
 logger = logging.getLogger(__name__)
-
-SKIPPED_TAG = "tracking_demo.sync.skipped"
-SYNCED_TAG = "tracking_demo.synced_by"
 
 
 @dataclass
@@ -84,7 +81,7 @@ def sync_run(
         ended = any(isinstance(record, EndRecord) for _, record in contents.records)
         closing = [] if ended else _killed_records(meta.pid, meta.host, len(contents.records))
         if contents.problem:
-            closing.insert(0, (0, TagRecord(SKIPPED_TAG, contents.problem[:5000])))
+            closing.insert(0, (0, TagRecord(tags.SYNC_SKIPPED, contents.problem[:5000])))
         for operation in plan(todo):
             report.rejections += _deliver(delivery, operation, deadline, uri)
             run_dir.write_acked(operation.last_seq)
@@ -109,8 +106,8 @@ def _killed_records(pid: int, host: str, count: int) -> list[tuple[int, Record]]
         f"{count} logged records were recovered by tracking-demo sync"
     )
     return [
-        (0, TagRecord(ERROR_TAG, reason)),
-        (0, TagRecord(SYNCED_TAG, f"pid {os.getpid()}")),
+        (0, TagRecord(tags.ERROR, reason)),
+        (0, TagRecord(tags.SYNCED_BY, f"pid {os.getpid()}")),
         (0, EndRecord("KILLED", int(time.time() * 1000))),
     ]
 
