@@ -24,7 +24,8 @@ from tests.support.isolation import machine_variables, with_loopback
 
 from tracking_demo.data import mnist
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 

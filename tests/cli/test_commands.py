@@ -21,7 +21,8 @@ from tracking_demo.cli.main import cli
 from tracking_demo.data import mnist
 from tracking_demo.data.download import RemoteFile
 from tracking_demo.data.idx import write_idx
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 
 if TYPE_CHECKING:
     from conftest import LoopbackMirror

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 
 pytestmark = [pytest.mark.image, pytest.mark.slow, pytest.mark.timeout(2400)]
 

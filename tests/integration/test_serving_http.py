@@ -20,7 +20,7 @@ from tests.cli.test_commands import run_cli
 from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
 from tracking_demo.data.moons import load
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 from tracking_demo.tasks.moons import MoonsOptions, MoonsResult, train
 from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tracking_demo.errors import ConfigError, TrackingUnavailableError
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 from tracking_demo.tracking import workspace as azure_workspace
 from tracking_demo.tracking.settings import (
     DEFAULT_TRACKING_URI,
