@@ -124,19 +124,11 @@ def make_sweep_request(
     spec: SweepSpec,
     space: str,
     task_args: tuple[str, ...],
-    compute: str,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: submit.JobTarget,
     register_as: str | None,
 ) -> SweepRequest:
     """Options → a checked request; the trials never register (`register_as` is the sweep's)."""
-    job = submit.make_request(
-        MLP_TASK, task_args, compute, experiment, environment, image, gpu, dataset, data_mode, None
-    )
+    job = submit.make_request(MLP_TASK, task_args, target, None)
     check_tuned_flags(spec, task_args)
     return SweepRequest(job=job, spec=spec, space_file=space, register_as=register_as)
 
@@ -409,13 +401,7 @@ def main(
     max_trials: int | None,
     max_concurrent: int | None,
     no_early_termination: bool,
-    compute: str | None,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: submit.JobTarget,
     register_as: str | None,
     wait: bool,
     dry_run: bool,
@@ -435,19 +421,7 @@ def main(
             "--register-as needs --wait (the best trial is known once the sweep ends)"
         )
     spec = load_spec(space, max_trials, max_concurrent, not no_early_termination)
-    sweep = make_sweep_request(
-        spec,
-        space_file(space),
-        task_args,
-        compute or ("gpu-cluster" if gpu else "cpu-cluster"),
-        experiment,
-        environment,
-        image,
-        gpu,
-        dataset,
-        data_mode,
-        register_as,
-    )
+    sweep = make_sweep_request(spec, space_file(space), task_args, target, register_as)
     if dry_run:
         print_spec(dry_run_spec(sweep, ref, source, os.environ))
         return
