@@ -295,20 +295,11 @@ def submit(
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
     """Submit to the workspace; with `wait`, stream the logs and check what the job left."""
-    from azureml.core import Experiment
-
     workspace, environment, data_argument = prepare_submit(request, ref, root, environ)
     config = script_run_config(request, environment, root, data_argument)
-    run = Experiment(workspace, request.experiment).submit(config)
-    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
-    result: dict[str, Any] = {"job_id": run.id, "portal_url": run.get_portal_url()}
+    run, result = run_experiment(workspace, request.experiment, config, "job", wait)
     if not wait:
         return result
-    run.wait_for_completion(show_output=True, raise_on_error=False)
-    status = run.get_status()
-    result["status"] = status
-    if status != "Completed":
-        raise JobFailedError(f"job {run.id} ended {status}: {run.get_portal_url()}")
     if request.register_as:
         info = registered_model(
             workspace.get_mlflow_tracking_uri(),
@@ -321,6 +312,25 @@ def submit(
         if model_info_out is not None:
             write_model_info(info, model_info_out)
     return result
+
+
+def run_experiment(
+    workspace: Any, experiment: str, config: Any, kind: str, wait: bool
+) -> tuple[Any, dict[str, Any]]:
+    """Submit `config` (a job or a sweep: `kind`); with `wait`, stream it and fail unless it
+    Completed. Returns the run and what the submitter prints of it."""
+    from azureml.core import Experiment
+
+    run = Experiment(workspace, experiment).submit(config)
+    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
+    result: dict[str, Any] = {f"{kind}_id": run.id, "portal_url": run.get_portal_url()}
+    if wait:
+        run.wait_for_completion(show_output=True, raise_on_error=False)
+        status = run.get_status()
+        result["status"] = status
+        if status != "Completed":
+            raise JobFailedError(f"{kind} {run.id} ended {status}: {run.get_portal_url()}")
+    return run, result
 
 
 def registered_model(

@@ -304,20 +304,11 @@ def submit_sweep(
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
     """Submit the HyperDrive run; with `wait`, stream it, then report (and register) the best."""
-    from azureml.core import Experiment
-
     workspace, environment, data_argument = submit.prepare_submit(sweep.job, ref, root, environ)
     config = hyperdrive_config(sweep, environment, root, data_argument)
-    run = Experiment(workspace, sweep.job.experiment).submit(config)
-    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
-    result: dict[str, Any] = {"sweep_id": run.id, "portal_url": run.get_portal_url()}
+    run, result = submit.run_experiment(workspace, sweep.job.experiment, config, "sweep", wait)
     if not wait:
         return result
-    run.wait_for_completion(show_output=True, raise_on_error=False)
-    status = run.get_status()
-    result["status"] = status
-    if status != "Completed":
-        raise submit.JobFailedError(f"sweep {run.id} ended {status}: {run.get_portal_url()}")
     metric = sweep.spec.primary_metric.name
     best = run.get_best_run_by_primary_metric(include_failed=False, include_canceled=False)
     if best is None:
