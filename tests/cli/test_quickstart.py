@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from tests.cli.test_commands import run_cli
+from tests.support.cli import run_cli
 
 from tracking_demo.server.local import LocalServer
 from tracking_demo.server.processes import find_free_port

@@ -16,7 +16,7 @@ import pytest
 import requests
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
-from tests.cli.test_commands import run_cli
+from tests.support.cli import run_cli
 from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
 from tracking_demo.data.moons import load
