@@ -135,19 +135,30 @@ def mnist_sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class LoopbackMirror:
-    """A folder served over HTTP on 127.0.0.1, recording the paths clients asked for."""
+    """A folder served over HTTP on 127.0.0.1, recording the paths clients asked for and the
+    bodies they posted (each answered 200 with an empty JSON object, as MLflow's API does)."""
 
     root: Path
     url: str
     requested: list[str] = field(default_factory=list)
+    posted: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class _RecordingHandler(SimpleHTTPRequestHandler):
     requested: list[str]
+    posted: list[tuple[str, bytes]]
 
     def do_GET(self) -> None:
         self.requested.append(self.path)
         super().do_GET()
+
+    def do_POST(self) -> None:
+        self.posted.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output for failures."""
@@ -159,12 +170,13 @@ def http_mirror(tmp_path: Path) -> Iterator[LoopbackMirror]:
     root = tmp_path / "mirror"
     root.mkdir()
     requested: list[str] = []
-    handler = type("Handler", (_RecordingHandler,), {"requested": requested})
+    posted: list[tuple[str, bytes]] = []
+    handler = type("Handler", (_RecordingHandler,), {"requested": requested, "posted": posted})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested)
+        yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested, posted)
     finally:
         server.shutdown()
         server.server_close()

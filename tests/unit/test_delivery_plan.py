@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
 from tracking_demo.tracking.delivery import Backoff, is_transient, plan
+
+if TYPE_CHECKING:
+    from conftest import LoopbackMirror
 
 
 def _metrics(n: int, start: int = 1) -> list:  # type: ignore[type-arg]
@@ -29,13 +35,36 @@ def test_params_and_tags_split_at_100_and_share_batches_with_metrics() -> None:
     assert [k.count("g") for k in kinds] == [0, 30]
 
 
-def test_request_size_stays_under_one_megabyte() -> None:
+def test_request_size_stays_under_one_megabyte(http_mirror: LoopbackMirror, tmp_path: Path) -> None:
+    """Every planned batch, as MLflow's REST client sends it, is a body under the 1 MB hosted
+    servers accept: measured on the wire, not by the planner's own estimate."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from tracking_demo.tracking.delivery import MAX_REQUEST_BYTES, Delivery
+    from tracking_demo.tracking.wal import Record
+
+    long_key = "k" * 250  # MLflow's longest metric name
+    records: list[tuple[int, Record]]
     records = [(i + 1, {"t": "p", "k": f"param{i}", "v": "x" * 6000}) for i in range(100)]
     records += [(101 + i, {"t": "g", "k": f"tag{i}", "v": "x" * 7900}) for i in range(100)]
+    records += [
+        (201 + i, {"t": "m", "k": long_key, "v": 0.1, "ts": 1, "s": i}) for i in range(1500)
+    ]
     operations = plan(records)
     assert len(operations) > 1
-    for op in operations:
-        assert sum(len(r["v"]) + len(r["k"]) for _, r in op.records) < 1_000_000
+    client = MlflowClient(tracking_uri=http_mirror.url.rstrip("/"))
+    delivery = Delivery(client, "0" * 32, tmp_path)
+    for operation in operations:
+        assert delivery.deliver(operation) == []
+    bodies = [body for path, body in http_mirror.posted if path.endswith("/runs/log-batch")]
+    assert len(bodies) == len(operations)
+    assert max(len(body) for body in bodies) < MAX_REQUEST_BYTES
+    sent = [json.loads(body) for body in bodies]
+    assert sum(len(request.get("params", [])) for request in sent) == 100
+    assert sum(len(request.get("tags", [])) for request in sent) == 100
+    assert sum(len(request.get("metrics", [])) for request in sent) == 1500
 
 
 def test_other_records_keep_their_place_in_order() -> None:
