@@ -163,7 +163,8 @@ def main() -> None:
         parser.error(f"unknown commands: {', '.join(sorted(unknown))}")
 
     from tracking_demo.data.moons import MoonsSpec, write
-    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer
+    from tracking_demo.server.processes import find_free_port
 
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         root = Path(tmp)

@@ -141,7 +141,8 @@ def _outage(server, points: int, rate: float, down_s: float) -> dict[str, float]
 
 def _start(kind: str, data_dir: Path):  # type: ignore[no-untyped-def]
     """`project-server` is LocalServer as shipped; `mlflow-default` is plain `mlflow server`."""
-    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer
+    from tracking_demo.server.processes import find_free_port
 
     class PlainMlflowServer(LocalServer):
         def command(self) -> list[str]:

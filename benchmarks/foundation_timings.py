@@ -29,7 +29,8 @@ from pathlib import Path
 from cli_startup import DEFAULT_BASELINE, LAUNCH, benchmark_env, sources
 
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server.local import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port
 
 MEASURES = ("server", "train", "quickstart")
 

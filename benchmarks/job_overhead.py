@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server.local import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -132,7 +132,8 @@ def main() -> None:
 
     import mlflow
 
-    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer
+    from tracking_demo.server.processes import find_free_port
 
     plain = "per-call, plain mlflow server"
     epochs = {"batched": args.epochs, "per-call": args.per_call_epochs, plain: args.per_call_epochs}

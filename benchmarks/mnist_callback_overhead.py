@@ -138,7 +138,8 @@ def main() -> None:
 
     import keras
 
-    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer
+    from tracking_demo.server.processes import find_free_port
     from tracking_demo.tasks.mnist import NETWORK_DEFAULTS
     from tracking_demo.tracking.session import TrackingSession
     from tracking_demo.tracking.settings import TrackingSettings

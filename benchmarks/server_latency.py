@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracking_demo.server.local import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port
 
 SYNCHRONOUS_ENV = "SERVER_LATENCY_SQLITE_SYNCHRONOUS"
 NODELAY_ENV = "SERVER_LATENCY_TCP_NODELAY"

@@ -34,7 +34,6 @@ the absolute figures against another machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
@@ -52,7 +51,12 @@ from typing import Any
 import numpy as np
 import requests
 
-from tracking_demo.server.local import find_free_port, stop_process_group
+from tracking_demo.server.processes import (
+    find_free_port,
+    start_group,
+    stop_process_group,
+    wait_answering,
+)
 
 GOAL_ROWS, GOAL_RATE, GOAL_P99_MS = 1, 50.0, 25.0
 GOAL = f"p99 < {GOAL_P99_MS:g} ms for {GOAL_ROWS} MNIST image at {GOAL_RATE:g} req/s"
@@ -218,33 +222,19 @@ class Endpoint:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, env: dict[str, str]) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stop() ends every child too
-                env=env,
-            )
-
-    def log_tail(self, lines: int = 15) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+        """Its own process group: stop() ends every child too."""
+        self.process = start_group(self.command, output=self.log_path, env=env)
 
     def wait_ready(self, deadline: float) -> None:
         assert self.process is not None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(self.ready_url, timeout=2).status_code == 200:
-                    return
-            time.sleep(0.25)
-        raise RuntimeError(f"{self.name} was not ready in time:\n{self.log_tail()}")
+        wait_answering(
+            self.process,
+            self.ready_url,
+            max(deadline - time.monotonic(), 0.0),
+            name=self.name,
+            log=self.log_path,
+            error=RuntimeError,
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the process group, wait, then SIGKILL whatever is left of it."""

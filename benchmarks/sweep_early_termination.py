@@ -335,7 +335,8 @@ def main() -> None:
     import mlflow
 
     from tracking_demo.data import housing as housing_data
-    from tracking_demo.server.local import LocalServer, find_free_port
+    from tracking_demo.server.local import LocalServer
+    from tracking_demo.server.processes import find_free_port
     from tracking_demo.sweep import space as search_space
     from tracking_demo.tasks import housing
     from tracking_demo.tracking.settings import TrackingSettings

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from jobs.local_job import JobFailedError, check_job_run, create_job_run
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server.local import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port
 
 EXPERIMENT = "image-job-check"
 MODEL_NAME = "moons-rf-image"

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.tracking.workspace import find_config, read_config
+from tracking_demo.tracking.workspace import locate_config, read_config
 
 SERVICE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
 AUTH_KINDS = ("auto", "interactive", "cli", "service-principal")
@@ -135,16 +135,9 @@ def resolve_workspace(ref: WorkspaceRef, cwd: Path | None = None) -> dict[str, s
     }
     if ref.config is None and all(explicit.values()):
         return {key: str(value) for key, value in explicit.items()}
-    if ref.config is not None and not ref.config.exists():
-        raise ConfigError(f"workspace config '{ref.config}' does not exist")
-    start = ref.config if ref.config is not None else (cwd or Path.cwd())
-    found = find_config(start)
-    if found is None:
-        raise ConfigError(
-            f"no workspace config.json in {start.resolve()} or its parents: download it from "
-            "the portal (workspace > Download config.json), pass --workspace-config PATH, or "
-            "give --subscription, --resource-group and --workspace-name"
-        )
+    found = locate_config(
+        ref.config, cwd, other_fix="give --subscription, --resource-group and --workspace-name"
+    )
     identity = read_config(found)
     identity.update({key: str(value) for key, value in explicit.items() if value})
     identity["config_file"] = str(found)

@@ -19,11 +19,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import click
 
@@ -40,7 +39,12 @@ from jobs.common import (
     workspace_or_reason,
 )
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.server.local import port_is_free, stop_process_group
+from tracking_demo.server.processes import (
+    port_is_free,
+    start_group,
+    stop_process_group,
+    wait_answering,
+)
 
 ENTRY_SCRIPT = "jobs/score_entry.py"
 # The uploaded source folder's name: Azure ML puts it at /var/azureml-app/<name>.
@@ -265,7 +269,7 @@ def resolve_version(client: Any, target: ModelTarget) -> str:
     from tracking_demo import registry
 
     if target.best_by:
-        mode = "min" if target.mode == "min" else "max"
+        mode: Literal["max", "min"] = "min" if target.mode == "min" else "max"
         best = registry.rank_versions(client, target.name, target.best_by, mode).best
         click.echo(
             f"best version of {target.name} by {target.best_by} ({target.mode}): "
@@ -399,37 +403,21 @@ class LocalEndpoint:
         env.pop(KEY_VARIABLE, None)
         if self.key:
             env[KEY_VARIABLE] = self.key  # serve's --key, kept off the process list
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-            )
+        self.process = start_group(self.command(), output=self.log, errors=subprocess.PIPE, env=env)
         assert self.process.stderr is not None
         threading.Thread(
             target=_forward_log, args=(self.process.stderr,), name="endpoint-log", daemon=True
         ).start()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        import requests
-
+        """Wait for `/ready`; why it failed is in its stderr, which `_forward_log` copies."""
         assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                raise DeployFailedError(
-                    f"the local endpoint exited {code} before it was ready (its error is above)"
-                )
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.uri}/ready", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise DeployFailedError(
-            f"the local endpoint did not answer {self.uri}/ready in {timeout:g}s"
+        wait_answering(
+            self.process,
+            f"{self.uri}/ready",
+            timeout,
+            name="the local endpoint",
+            error=DeployFailedError,
         )
 
     def score(self, payload: Any) -> tuple[int, Any]:

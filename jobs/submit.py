@@ -10,13 +10,14 @@ server, and `--dry-run` prints what would be sent.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -74,6 +75,24 @@ class JobRequest:
     register_as: str | None = None
     extra_variables: Mapping[str, str] = field(default_factory=dict)
     verb: str = "train"
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    """Where and on what a job runs, as `job_target_options` read them; unchecked."""
+
+    compute: str | None = None
+    experiment: str = "tracking-demo"
+    environment: str = "curated"
+    image: str | None = None
+    gpu: bool = False
+    dataset: str | None = None
+    data_mode: str = "download"
+
+    @property
+    def cluster(self) -> str:
+        """`--compute`, else the default cluster of the CPU or the GPU variant."""
+        return self.compute or ("gpu-cluster" if self.gpu else "cpu-cluster")
 
 
 def known_tasks(verb: str = "train") -> dict[str, click.Command]:
@@ -276,20 +295,11 @@ def submit(
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
     """Submit to the workspace; with `wait`, stream the logs and check what the job left."""
-    from azureml.core import Experiment
-
     workspace, environment, data_argument = prepare_submit(request, ref, root, environ)
     config = script_run_config(request, environment, root, data_argument)
-    run = Experiment(workspace, request.experiment).submit(config)
-    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
-    result: dict[str, Any] = {"job_id": run.id, "portal_url": run.get_portal_url()}
+    run, result = run_experiment(workspace, request.experiment, config, "job", wait)
     if not wait:
         return result
-    run.wait_for_completion(show_output=True, raise_on_error=False)
-    status = run.get_status()
-    result["status"] = status
-    if status != "Completed":
-        raise JobFailedError(f"job {run.id} ended {status}: {run.get_portal_url()}")
     if request.register_as:
         info = registered_model(
             workspace.get_mlflow_tracking_uri(),
@@ -302,6 +312,25 @@ def submit(
         if model_info_out is not None:
             write_model_info(info, model_info_out)
     return result
+
+
+def run_experiment(
+    workspace: Any, experiment: str, config: Any, kind: str, wait: bool
+) -> tuple[Any, dict[str, Any]]:
+    """Submit `config` (a job or a sweep: `kind`); with `wait`, stream it and fail unless it
+    Completed. Returns the run and what the submitter prints of it."""
+    from azureml.core import Experiment
+
+    run = Experiment(workspace, experiment).submit(config)
+    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
+    result: dict[str, Any] = {f"{kind}_id": run.id, "portal_url": run.get_portal_url()}
+    if wait:
+        run.wait_for_completion(show_output=True, raise_on_error=False)
+        status = run.get_status()
+        result["status"] = status
+        if status != "Completed":
+            raise JobFailedError(f"{kind} {run.id} ended {status}: {run.get_portal_url()}")
+    return run, result
 
 
 def registered_model(
@@ -339,11 +368,27 @@ def write_model_info(info: Mapping[str, str], path: Path) -> None:
     path.write_text(json.dumps(dict(info), indent=2) + "\n")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+def job_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where and on what a job runs; shared by `jobs.submit` and `jobs.sweep`'s trials.
 
+    The command receives them as one `target: JobTarget`, checked by `make_request`.
+    """
 
-def job_target_options(func: F) -> F:
-    """Where and on what a job runs; shared by `jobs.submit` and `jobs.sweep`'s trials."""
+    @functools.wraps(func)
+    def with_target(
+        *args: Any,
+        compute: str | None,
+        experiment: str,
+        environment: str,
+        image: str | None,
+        gpu: bool,
+        dataset: str | None,
+        data_mode: str,
+        **kwargs: Any,
+    ) -> Any:
+        target = JobTarget(compute, experiment, environment, image, gpu, dataset, data_mode)
+        return func(*args, target=target, **kwargs)
+
     options = [
         click.option(
             "--compute", help="AmlCompute cluster [default: cpu-cluster, gpu-cluster with --gpu]."
@@ -369,38 +414,32 @@ def job_target_options(func: F) -> F:
         ),
     ]
     for option in reversed(options):
-        func = option(func)
-    return func
+        with_target = option(with_target)
+    return with_target
 
 
 def make_request(
     task: str,
     task_args: tuple[str, ...],
-    compute: str,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: JobTarget,
     register_as: str | None,
     verb: str = "train",
 ) -> JobRequest:
     """Options → a checked JobRequest: every rule that needs no network is applied here."""
     check_task(task, task_args, verb)
-    image_ref = environments.environment_image(environment, image)
-    name, version = parse_dataset(dataset) if dataset else (None, "latest")
+    image_ref = environments.environment_image(target.environment, target.image)
+    name, version = parse_dataset(target.dataset) if target.dataset else (None, "latest")
     return JobRequest(
         task=task,
         task_args=task_args,
-        compute=compute,
-        experiment=experiment,
-        environment=environment,
+        compute=target.cluster,
+        experiment=target.experiment,
+        environment=target.environment,
         image=image_ref,
-        gpu=gpu,
+        gpu=target.gpu,
         dataset=name,
         dataset_version=version,
-        data_mode=data_mode,
+        data_mode=target.data_mode,
         register_as=register_as,
         verb=verb,
     )
@@ -448,13 +487,7 @@ def main(
     task: str,
     task_args: tuple[str, ...],
     verb: str,
-    compute: str | None,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: JobTarget,
     register_as: str | None,
     wait: bool,
     model_info_out: Path | None,
@@ -484,19 +517,7 @@ def main(
         raise ConfigError("--model-info-out needs --wait (the model exists once the job ends)")
     if model_info_out is not None and not register_as:
         raise ConfigError("--model-info-out needs --register-as NAME (the model it describes)")
-    request = make_request(
-        task,
-        task_args,
-        compute or ("gpu-cluster" if gpu else "cpu-cluster"),
-        experiment,
-        environment,
-        image,
-        gpu,
-        dataset,
-        data_mode,
-        register_as,
-        verb,
-    )
+    request = make_request(task, task_args, target, register_as, verb)
     if dry_run:
         print_spec(dry_run_spec(request, ref, source, os.environ))
         return

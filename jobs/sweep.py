@@ -127,19 +127,11 @@ def make_sweep_request(
     spec: SweepSpec,
     space: str,
     task_args: tuple[str, ...],
-    compute: str,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: submit.JobTarget,
     register_as: str | None,
 ) -> SweepRequest:
     """Options → a checked request; the trials never register (`register_as` is the sweep's)."""
-    job = submit.make_request(
-        MLP_TASK, task_args, compute, experiment, environment, image, gpu, dataset, data_mode, None
-    )
+    job = submit.make_request(MLP_TASK, task_args, target, None)
     check_tuned_flags(spec, task_args)
     return SweepRequest(job=job, spec=spec, space_file=space, register_as=register_as)
 
@@ -315,20 +307,11 @@ def submit_sweep(
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
     """Submit the HyperDrive run; with `wait`, stream it, then report (and register) the best."""
-    from azureml.core import Experiment
-
     workspace, environment, data_argument = submit.prepare_submit(sweep.job, ref, root, environ)
     config = hyperdrive_config(sweep, environment, root, data_argument)
-    run = Experiment(workspace, sweep.job.experiment).submit(config)
-    click.echo(f"submitted {run.id}: {run.get_portal_url()}", err=True)
-    result: dict[str, Any] = {"sweep_id": run.id, "portal_url": run.get_portal_url()}
+    run, result = submit.run_experiment(workspace, sweep.job.experiment, config, "sweep", wait)
     if not wait:
         return result
-    run.wait_for_completion(show_output=True, raise_on_error=False)
-    status = run.get_status()
-    result["status"] = status
-    if status != "Completed":
-        raise submit.JobFailedError(f"sweep {run.id} ended {status}: {run.get_portal_url()}")
     metric = sweep.spec.primary_metric.name
     best = run.get_best_run_by_primary_metric(include_failed=False, include_canceled=False)
     if best is None:
@@ -412,13 +395,7 @@ def main(
     max_trials: int | None,
     max_concurrent: int | None,
     no_early_termination: bool,
-    compute: str | None,
-    experiment: str,
-    environment: str,
-    image: str | None,
-    gpu: bool,
-    dataset: str | None,
-    data_mode: str,
+    target: submit.JobTarget,
     register_as: str | None,
     wait: bool,
     dry_run: bool,
@@ -438,19 +415,7 @@ def main(
             "--register-as needs --wait (the best trial is known once the sweep ends)"
         )
     spec = load_spec(space, max_trials, max_concurrent, not no_early_termination)
-    sweep = make_sweep_request(
-        spec,
-        space_file(space),
-        task_args,
-        compute or ("gpu-cluster" if gpu else "cpu-cluster"),
-        experiment,
-        environment,
-        image,
-        gpu,
-        dataset,
-        data_mode,
-        register_as,
-    )
+    sweep = make_sweep_request(spec, space_file(space), task_args, target, register_as)
     if dry_run:
         print_spec(dry_run_spec(sweep, ref, source, os.environ))
         return

@@ -21,12 +21,12 @@ from typing import Any
 import mlflow
 import pytest
 from tests.support.isolation import machine_variables, with_loopback
+from tests.support.server import running_server, session_on
 
 from tracking_demo.data import mnist
 from tracking_demo.data.moons import MoonsSpec, write
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
 from tracking_demo.tracking.session import TrackingSession
-from tracking_demo.tracking.settings import TrackingSettings
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,26 +43,20 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         yield runs
 
 
-def _serve(data_dir: Path, azure_surface: bool = False) -> Iterator[LocalServer]:
-    server = LocalServer(data_dir, port=find_free_port(), azure_surface=azure_surface)
-    state = server.start(timeout=120)
-    try:
-        yield server
-    finally:
-        server.stop(timeout=20)
-        assert not group_alive(state.pid), f"server process group {state.pid} outlived stop()"
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """The real `mlflow server` (sqlite + served artifacts) on a free loopback port."""
-    yield from _serve(tmp_path_factory.mktemp("mlflow-server"))
+    with running_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def azure_surface_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """The same server answering 404 to the logged-models API, as Azure ML's does."""
-    yield from _serve(tmp_path_factory.mktemp("azure-surface-server"), azure_surface=True)
+    with running_server(
+        tmp_path_factory.mktemp("azure-surface-server"), azure_surface=True
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +72,7 @@ def session_for(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Build a TrackingSession for a server in an experiment named after the test."""
 
     def build(server: LocalServer, experiment: str | None = None) -> TrackingSession:
-        name = experiment or request.node.name
-        return TrackingSession(TrackingSettings(uri=server.uri, experiment=name))
+        return session_on(server, experiment or request.node.name)
 
     yield build
     while mlflow.active_run() is not None:
@@ -142,19 +135,30 @@ def mnist_sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class LoopbackMirror:
-    """A folder served over HTTP on 127.0.0.1, recording the paths clients asked for."""
+    """A folder served over HTTP on 127.0.0.1, recording the paths clients asked for and the
+    bodies they posted (each answered 200 with an empty JSON object, as MLflow's API does)."""
 
     root: Path
     url: str
     requested: list[str] = field(default_factory=list)
+    posted: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 class _RecordingHandler(SimpleHTTPRequestHandler):
     requested: list[str]
+    posted: list[tuple[str, bytes]]
 
     def do_GET(self) -> None:
         self.requested.append(self.path)
         super().do_GET()
+
+    def do_POST(self) -> None:
+        self.posted.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output for failures."""
@@ -166,12 +170,13 @@ def http_mirror(tmp_path: Path) -> Iterator[LoopbackMirror]:
     root = tmp_path / "mirror"
     root.mkdir()
     requested: list[str] = []
-    handler = type("Handler", (_RecordingHandler,), {"requested": requested})
+    posted: list[tuple[str, bytes]] = []
+    handler = type("Handler", (_RecordingHandler,), {"requested": requested, "posted": posted})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested)
+        yield LoopbackMirror(root, f"http://127.0.0.1:{server.server_port}/", requested, posted)
     finally:
         server.shutdown()
         server.server_close()

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import socket
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,34 +12,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
+from tests.support.cli import run_cli
 
 from tracking_demo.cli.main import cli
 from tracking_demo.data import mnist
 from tracking_demo.data.download import RemoteFile
 from tracking_demo.data.idx import write_idx
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 
 if TYPE_CHECKING:
     from conftest import LoopbackMirror
 
 
 KERAS_PROGRESS = re.compile(r"Epoch \d+/\d+|\d+/\d+ - .*")
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Run `python -m tracking_demo ARGS` with no MLflow variable but those in `env`, in `cwd`
-    or else an empty temporary folder: defaults relative to the current folder (`.tracking/`,
-    `digit.png`) never land in, or read from, the repository."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    with tempfile.TemporaryDirectory(prefix="tracking-demo-cli-") as scratch:
-        return subprocess.run(
-            [sys.executable, "-m", "tracking_demo", *args],
-            env={**clean, **(env or {})},
-            cwd=cwd or scratch,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
 
 
 def _all_commands(group, prefix=()):  # type: ignore[no-untyped-def]

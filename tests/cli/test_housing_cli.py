@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from tracking_demo.cli.main import cli
 from tracking_demo.data.housing import COLUMNS, HousingSpec, generate
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 
 CATEGORIES_HINT = "(expected one of <1H OCEAN, INLAND, ISLAND, NEAR BAY, NEAR OCEAN)"
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from tests.cli.test_commands import run_cli
+from tests.support.cli import run_cli
 
-from tracking_demo.server.local import LocalServer, find_free_port
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port
 
 RUN_ID = "[0-9a-f]{32}"
 SCORE = r"0\.\d{4}|1\.0000"

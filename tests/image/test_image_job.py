@@ -22,8 +22,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.support.server import running_server
 
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
 
 pytestmark = [pytest.mark.image, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -127,13 +128,8 @@ BUILD_LINES = pytest.StashKey[list[str]]()
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalServer]:
     """A real MLflow server for this test alone; its whole process group must be gone after."""
-    server = LocalServer(tmp_path / "server", port=find_free_port())
-    state = server.start(timeout=120)
-    try:
+    with running_server(tmp_path / "server") as server:
         yield server
-    finally:
-        server.stop(timeout=20)
-        assert not group_alive(state.pid), f"server process group {state.pid} outlived stop()"
 
 
 def _run(root: Path, image: str, *command: str) -> str:

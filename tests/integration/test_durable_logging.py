@@ -29,7 +29,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss
 
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.logger import LoggerOptions, TrackingRejectedError
 from tracking_demo.tracking.records import MetricRecord, Record

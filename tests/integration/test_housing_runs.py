@@ -11,13 +11,12 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 from tests.support.endpoint import serving
+from tests.support.server import session_on
 
 from tracking_demo.data import housing as housing_data
 from tracking_demo.tasks import housing
 from tracking_demo.tasks.compare import compare
 from tracking_demo.tasks.recording import TaskResult
-from tracking_demo.tracking.session import TrackingSession
-from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = pytest.mark.integration
 MLP_NAME = "housing-mlp-it"
@@ -29,10 +28,6 @@ def housing_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return housing_data.write(
         housing_data.HousingSpec(n_rows=3000), tmp_path_factory.mktemp("housing")
     )
-
-
-def _session(server, experiment: str) -> TrackingSession:  # type: ignore[no-untyped-def]
-    return TrackingSession(TrackingSettings(uri=server.uri, experiment=experiment))
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +42,13 @@ def mlp_run(mlflow_server, housing_file: Path) -> TaskResult:  # type: ignore[no
         verbose=0,
         register_as=MLP_NAME,
     )
-    return housing.train_mlp(options, _session(mlflow_server, "housing-it"))
+    return housing.train_mlp(options, session_on(mlflow_server, "housing-it"))
 
 
 @pytest.fixture(scope="module")
 def baseline_run(mlflow_server, housing_file: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     options = housing.BaselineOptions(housing.SplitOptions(housing_file), register_as=BASELINE_NAME)
-    return housing.train_baseline(options, _session(mlflow_server, "housing-it"))
+    return housing.train_baseline(options, session_on(mlflow_server, "housing-it"))
 
 
 def _client(server) -> MlflowClient:  # type: ignore[no-untyped-def]
@@ -150,7 +145,7 @@ def test_served_mlp_takes_raw_rows_and_refuses_an_unknown_category(  # type: ign
 def test_compare_scores_both_on_one_test_set_and_names_the_better(  # type: ignore[no-untyped-def]
     mlflow_server, mlp_run, baseline_run
 ) -> None:
-    session = _session(mlflow_server, "housing-compare-it")
+    session = session_on(mlflow_server, "housing-compare-it")
     result = compare([f"{MLP_NAME}:1", baseline_run.run_id], session)
     table = result.table.set_index("run_id")
     assert result.n_test == 600 and result.kind == "housing"

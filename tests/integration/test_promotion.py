@@ -7,27 +7,22 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from tests.cli.test_commands import run_cli
+from tests.support.cli import run_cli
+from tests.support.server import session_on
 
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError, DataError
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.promotion import PromotionOptions, promote
-from tracking_demo.tracking.session import TrackingSession
-from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 GOOD_GRID = {"n_estimators": [25], "max_depth": [10]}
 STUMP_GRID = {"n_estimators": [1], "max_depth": [1]}
 
 
-def _session(server, experiment: str) -> TrackingSession:  # type: ignore[no-untyped-def]
-    return TrackingSession(TrackingSettings(uri=server.uri, experiment=experiment))
-
-
 def _register(server, moons_dir: Path, name: str, grid: dict, seed: int = 42) -> str:  # type: ignore[no-untyped-def, type-arg]
     result = train(
-        MoonsOptions(moons_dir, grid=grid, seed=seed, register_as=name), _session(server, name)
+        MoonsOptions(moons_dir, grid=grid, seed=seed, register_as=name), session_on(server, name)
     )
     assert result.registered_version is not None
     return result.registered_version
@@ -36,7 +31,7 @@ def _register(server, moons_dir: Path, name: str, grid: dict, seed: int = 42) ->
 def test_champion_moves_only_to_a_better_version(mlflow_server, moons_dir: Path) -> None:  # type: ignore[no-untyped-def]
     name = "promote-moons"
     client = MlflowClient(tracking_uri=mlflow_server.uri, registry_uri=mlflow_server.uri)
-    session = _session(mlflow_server, "model-promotion")
+    session = session_on(mlflow_server, "model-promotion")
     options = PromotionOptions(name, "accuracy", data_dir=moons_dir)
 
     first = _register(mlflow_server, moons_dir, name, GOOD_GRID)
@@ -78,7 +73,7 @@ def test_champion_moves_only_to_a_better_version(mlflow_server, moons_dir: Path)
 
 
 def test_promote_errors_are_user_errors(mlflow_server, moons_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    session = _session(mlflow_server, "model-promotion")
+    session = session_on(mlflow_server, "model-promotion")
     with pytest.raises(ConfigError, match="no registered model named 'nothing-here'"):
         promote(PromotionOptions("nothing-here", "accuracy"), session)
     name = "promote-errors"

@@ -16,11 +16,11 @@ import pytest
 import requests
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
-from tests.cli.test_commands import run_cli
+from tests.support.cli import run_cli
 from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
 from tracking_demo.data.moons import load
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking.session import TrackingSession

@@ -1,11 +1,14 @@
-"""Helpers the submitter tests share: how a refusal looks, and running a submitter as a user."""
+"""Helpers the submitter tests share: how a refusal looks, what a dry run printed, and running
+a submitter as a user."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import Result
 
@@ -34,3 +37,27 @@ def run_module(module: str, *args: str, cwd: Path = ROOT) -> subprocess.Complete
         timeout=120,
         check=False,
     )
+
+
+def spec_of(result: Result) -> dict[str, Any]:
+    """The JSON spec a dry run printed; it must have exited 0."""
+    assert result.exit_code == 0, result.output
+    spec: dict[str, Any] = json.loads(result.stdout)
+    return spec
+
+
+def module_spec(module: str, *args: str, cwd: Path = ROOT) -> dict[str, Any]:
+    """The JSON spec `python -m jobs.<module> ...` printed in a fresh process."""
+    finished = run_module(module, *args, cwd=cwd)
+    assert finished.returncode == 0, finished.stderr
+    spec: dict[str, Any] = json.loads(finished.stdout)
+    return spec
+
+
+def assert_module_help(module: str, usage: str, *options: str) -> None:
+    """`python -m jobs.<module> --help` in a fresh process: its usage line and these options."""
+    finished = run_module(module, "--help")
+    assert finished.returncode == 0, finished.stderr
+    assert usage in finished.stdout
+    for option in options:
+        assert option in finished.stdout

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from jobs_cli import assert_refused, run_module
+from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
 
 from jobs import compute
 
@@ -23,9 +23,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def dry_run(config: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = invoke("--dry-run", "--workspace-config", str(config), *args, env=env)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return spec_of(invoke("--dry-run", "--workspace-config", str(config), *args, env=env))
 
 
 @pytest.mark.parametrize(
@@ -172,17 +170,15 @@ def test_invalid_cluster_name_is_refused() -> None:
 
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("compute", "--help")
-    assert result.returncode == 0, result.stderr
-    assert "Usage: python -m jobs.compute" in result.stdout
-    for option in ("--gpu", "--vm-size", "--min-nodes", "--idle-seconds", "--delete", "--dry-run"):
-        assert option in result.stdout
+    assert_module_help(
+        "compute",
+        "Usage: python -m jobs.compute",
+        *("--gpu", "--vm-size", "--min-nodes", "--idle-seconds", "--delete", "--dry-run"),
+    )
 
 
 @pytest.mark.slow
 def test_module_dry_run_gpu(config: Path) -> None:
-    result = run_module("compute", "--dry-run", "--gpu", "--workspace-config", str(config))
-    assert result.returncode == 0, result.stderr
-    spec = json.loads(result.stdout)
+    spec = module_spec("compute", "--dry-run", "--gpu", "--workspace-config", str(config))
     assert spec["provisioning_configuration"]["vm_size"] == "Standard_NC4as_T4_v3"
     assert spec["workspace"]["resource_group"] == "rg-1"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from jobs_cli import assert_refused, run_module
+from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
 
 from jobs import dataset
 
@@ -36,9 +36,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def dry_run(config: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = invoke("--dry-run", "--workspace-config", str(config), *args, env=env)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return spec_of(invoke("--dry-run", "--workspace-config", str(config), *args, env=env))
 
 
 def test_hash_is_the_same_for_the_same_files_elsewhere(folder: Path, tmp_path: Path) -> None:
@@ -275,19 +273,17 @@ def test_target_path_leaving_the_datastore_folder_is_refused(config: Path, folde
 
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("dataset", "--help")
-    assert result.returncode == 0, result.stderr
-    assert "Usage: python -m jobs.dataset [OPTIONS] [FOLDER]" in result.stdout
-    for option in ("--name", "--target-path", "--from-url", "--dry-run"):
-        assert option in result.stdout
+    assert_module_help(
+        "dataset",
+        "Usage: python -m jobs.dataset [OPTIONS] [FOLDER]",
+        *("--name", "--target-path", "--from-url", "--dry-run"),
+    )
 
 
 @pytest.mark.slow
 def test_module_dry_run_folder(config: Path, folder: Path) -> None:
-    result = run_module(
+    spec = module_spec(
         "dataset", "--dry-run", str(folder), "--name", "moons", "--workspace-config", str(config)
     )
-    assert result.returncode == 0, result.stderr
-    spec = json.loads(result.stdout)
     assert spec["content_sha256"] == dataset.folder_content(folder).sha256
     assert spec["files"] == 2

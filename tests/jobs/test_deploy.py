@@ -30,7 +30,8 @@ from mlflow.tracking import MlflowClient
 from jobs import deploy as deploy_module
 from jobs import environments, score_entry, snapshot
 from tracking_demo.errors import ConfigError
-from tracking_demo.server.local import LocalServer, find_free_port, group_alive
+from tracking_demo.server.local import LocalServer
+from tracking_demo.server.processes import find_free_port, group_alive
 from tracking_demo.serving.payload import RequestError
 from tracking_demo.tasks.moons import MoonsOptions, train
 

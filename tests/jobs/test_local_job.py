@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from mlflow.tracking import MlflowClient
 
 from jobs import download_model
@@ -18,20 +18,13 @@ from tracking_demo.server.local import LocalServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def invoke_local(root: Path, data: Path, *args: str) -> Result:
+    """`python -m jobs.submit --local --data DATA ARGS` with the repository at `root`."""
+    return CliRunner().invoke(main, ["--source", str(root), "--local", "--data", str(data), *args])
+
+
 def run_local(root: Path, server: LocalServer, data: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        main,
-        [
-            "--source",
-            str(root),
-            "--local",
-            "--data",
-            str(data),
-            "--tracking-uri",
-            server.uri,
-            *args,
-        ],
-    )
+    result = invoke_local(root, data, "--tracking-uri", server.uri, *args)
     return result.exit_code, result.output
 
 
@@ -112,34 +105,14 @@ def test_a_failing_job_exits_non_zero_and_its_run_is_failed(
 
 
 def test_local_job_needs_a_server_uri(pytestconfig: pytest.Config, moons_dir: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "--source",
-            str(pytestconfig.rootpath),
-            "--local",
-            "--data",
-            str(moons_dir),
-            "--tracking-uri",
-            "sqlite:///x.db",
-            "moons",
-        ],
+    result = invoke_local(
+        pytestconfig.rootpath, moons_dir, "--tracking-uri", "sqlite:///x.db", "moons"
     )
     assert result.exit_code == 1
     assert "--local needs an MLflow server URI" in result.output
 
 
 def test_local_job_data_folder_must_exist(pytestconfig: pytest.Config, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "--source",
-            str(pytestconfig.rootpath),
-            "--local",
-            "--data",
-            str(tmp_path / "nope"),
-            "moons",
-        ],
-    )
+    result = invoke_local(pytestconfig.rootpath, tmp_path / "nope", "moons")
     assert result.exit_code == 1
     assert "is not a folder (it stands in for the dataset)" in result.output

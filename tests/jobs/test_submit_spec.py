@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from jobs_cli import spec_of
 
 from jobs import environments, snapshot
 from jobs.submit import main
@@ -28,9 +29,7 @@ def invoke(root: Path, *args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def dry_run(root: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = invoke(root, "--dry-run", *args, env=env)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return spec_of(invoke(root, "--dry-run", *args, env=env))
 
 
 def pip_packages(spec: dict[str, Any]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import azureml.core
 import pytest
 from click.testing import CliRunner, Result
-from jobs_cli import assert_refused, run_module
+from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
 from mlflow.tracking import MlflowClient
 
 from jobs import snapshot
@@ -70,9 +70,7 @@ def invoke(root: Path, *args: str) -> Result:
 
 
 def dry_run(root: Path, *args: str) -> dict[str, Any]:
-    result = invoke(root, "--dry-run", *args)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return spec_of(invoke(root, "--dry-run", *args))
 
 
 def write_sweep(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
@@ -260,9 +258,7 @@ def test_local_sweep_and_azure_spec_read_one_file_and_agree(tmp_path: Path) -> N
     """The issue's check: the local sweep and HyperDrive agree on space, policy and metric."""
     path = write_sweep(tmp_path, CUSTOM_SWEEP)
     local = search_space.load(path, TUNABLE)  # what `tracking-demo sweep housing-mlp` uses
-    finished = run_module("sweep", "--dry-run", "--space", str(path), *IMAGE)
-    assert finished.returncode == 0, finished.stderr
-    spec = json.loads(finished.stdout)
+    spec = module_spec("sweep", "--dry-run", "--space", str(path), *IMAGE)
     azure = local_view_of(spec["hyperdrive"])
 
     assert set(azure.parameters) == set(local.parameters)
@@ -285,11 +281,11 @@ def test_local_sweep_and_azure_spec_read_one_file_and_agree(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("sweep", "--help")
-    assert result.returncode == 0, result.stderr
-    assert "Usage: python -m jobs.sweep" in result.stdout
-    for option in ("--space", "--max-trials", "--no-early-termination", "--register-as"):
-        assert option in result.stdout
+    assert_module_help(
+        "sweep",
+        "Usage: python -m jobs.sweep",
+        *("--space", "--max-trials", "--no-early-termination", "--register-as"),
+    )
 
 
 # --- bad input: one line, exit 1, before any network ----------------------------------------

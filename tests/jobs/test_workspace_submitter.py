@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from jobs_cli import assert_refused, run_module
+from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
 
 from jobs import workspace
 
@@ -29,11 +29,6 @@ def offline(no_network: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(workspace.main, list(args), env=env)
-
-
-def spec_of(result: Result) -> dict[str, Any]:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def create_args(tmp_path: Path, **changes: str) -> list[str]:
@@ -190,18 +185,16 @@ def test_service_principal_without_its_variables_is_refused(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_module_help() -> None:
-    result = run_module("workspace", "--help")
-    assert result.returncode == 0, result.stderr
-    assert "Usage: python -m jobs.workspace" in result.stdout
-    for option in ("--create", "--location", "--subscription", "--tenant", "--auth", "--dry-run"):
-        assert option in result.stdout
+    assert_module_help(
+        "workspace",
+        "Usage: python -m jobs.workspace",
+        *("--create", "--location", "--subscription", "--tenant", "--auth", "--dry-run"),
+    )
 
 
 @pytest.mark.slow
 def test_module_dry_run_from_a_project_folder(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
-    result = run_module("workspace", "--dry-run", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    spec = json.loads(result.stdout)
+    spec = module_spec("workspace", "--dry-run", cwd=tmp_path)
     assert spec["workspace"]["config_file"] == str((tmp_path / "config.json").resolve())
     assert spec["workspace"]["workspace_name"] == "ws-1"

@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from tracking_demo.server.local import find_free_port, group_alive, stop_process_group
+from tracking_demo.server.processes import (
+    find_free_port,
+    group_alive,
+    start_group,
+    stop_process_group,
+    wait_answering,
+)
 
 
 @dataclass
@@ -48,17 +51,16 @@ def serve_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def wait_ready(endpoint: RunningEndpoint, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if endpoint.process.poll() is not None:
-            raise AssertionError(f"serve exited {endpoint.process.returncode}: {endpoint.log()}")
-        try:
-            if requests.get(f"{endpoint.base}/ready", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"serve not ready after {timeout}s: {endpoint.log()}")
+    """Until `/ready` answers; a failure shows serve's whole stderr."""
+    wait_answering(
+        endpoint.process,
+        f"{endpoint.base}/ready",
+        timeout,
+        name="serve",
+        log=endpoint.stderr,
+        log_lines=1000,
+        error=AssertionError,
+    )
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -82,15 +84,13 @@ def serving(
     port = find_free_port()
     auth = [] if generate_key else ["--key", key] if key else ["--no-auth"]
     stdout, stderr = tmp_path / f"serve-{port}.out", tmp_path / f"serve-{port}.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tracking_demo", "serve", *args, "--port", str(port), *auth],
-            stdout=out,
-            stderr=err,
-            env=serve_env(env),
-            cwd=tmp_path,
-            start_new_session=True,
-        )
+    process = start_group(
+        [sys.executable, "-m", "tracking_demo", "serve", *args, "--port", str(port), *auth],
+        output=stdout,
+        errors=stderr,
+        env=serve_env(env),
+        cwd=tmp_path,
+    )
     endpoint = RunningEndpoint(f"http://127.0.0.1:{port}/score", key, process, stdout, stderr)
     try:
         if ready:

@@ -12,7 +12,7 @@ import pytest
 
 from tracking_demo.data.download import Fetched, RemoteFile, fetch, sha256_of
 from tracking_demo.errors import DownloadError
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 
 if TYPE_CHECKING:
     from conftest import LoopbackMirror

@@ -77,7 +77,7 @@ def test_a_refusal_is_not_retried_and_says_what_was_expected(scripted) -> None: 
 
 
 def test_nothing_listening_is_one_clear_error() -> None:
-    from tracking_demo.server.local import find_free_port
+    from tracking_demo.server.processes import find_free_port
 
     url = f"http://127.0.0.1:{find_free_port()}/score"
     endpoint = client.Endpoint(url, retries=1, backoff_s=0.01)

@@ -1,11 +1,14 @@
+from __future__ import annotations
+
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tracking_demo.errors import ConfigError, TrackingUnavailableError
-from tracking_demo.server.local import find_free_port
+from tracking_demo.server.processes import find_free_port
 from tracking_demo.tracking import workspace as azure_workspace
 from tracking_demo.tracking.settings import (
     DEFAULT_TRACKING_URI,
@@ -13,6 +16,9 @@ from tracking_demo.tracking.settings import (
     resolve_settings,
     resolve_tracking_uri,
 )
+
+if TYPE_CHECKING:
+    from conftest import LoopbackMirror
 
 JOB_ENV = {
     "MLFLOW_TRACKING_URI": "azureml://example/from-job",
@@ -60,8 +66,19 @@ def test_unreachable_local_server_fails_fast_with_hint() -> None:
         check_reachable(uri)
 
 
-def test_non_http_uris_are_not_probed(tmp_path: Path) -> None:
-    check_reachable(f"sqlite:///{tmp_path}/db.sqlite")
+def test_non_http_uris_are_not_probed(http_mirror: LoopbackMirror, tmp_path: Path) -> None:
+    """A store or a workspace URI is no server to wait for: nothing is sent, nothing created.
+
+    The workspace URI names a real HTTP server here, so a probe of it would be recorded."""
+    address = http_mirror.url.removeprefix("http://").rstrip("/")
+    database, folder = tmp_path / "db.sqlite", tmp_path / "mlruns"
+    check_reachable(f"sqlite:///{database}")
+    check_reachable(folder.as_uri())
+    check_reachable(f"azureml://{address}/mlflow/v1.0/subscriptions/sub")
+    assert http_mirror.requested == []
+    assert not database.exists() and not folder.exists()
+    check_reachable(http_mirror.url)
+    assert http_mirror.requested == ["/health"], "the same server over HTTP is probed"
 
 
 def _config(folder: Path, **overrides: str) -> Path:

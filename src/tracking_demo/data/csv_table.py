@@ -1,13 +1,45 @@
-"""Validated CSV reading shared by the tabular data sets."""
+"""Validated CSV reading and the train/test pair shared by the tabular data sets."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from tracking_demo.errors import DataError
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    """Train and test rows of one table. Features keep their column names: the models and
+    their signatures are named-column; the target comes out as the data set's dtype."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+    feature_columns: ClassVar[tuple[str, ...]]
+    target_column: ClassVar[str]
+    target_dtype: ClassVar[type[np.generic]]
+
+    @property
+    def x_train(self) -> pd.DataFrame:
+        return self.train[list(self.feature_columns)]
+
+    @property
+    def x_test(self) -> pd.DataFrame:
+        return self.test[list(self.feature_columns)]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return self.train[self.target_column].to_numpy(dtype=self.target_dtype)
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return self.test[self.target_column].to_numpy(dtype=self.target_dtype)
 
 
 def require_dir(path: Path) -> Path:
@@ -55,20 +87,33 @@ def read_table(
     if frame.empty:
         raise DataError(f"{path}: has a header but no rows")
     for name in numeric:
-        numeric_values = pd.to_numeric(frame[name], errors="coerce")
-        bad = numeric_values.isna() & frame[name].notna()
-        if bad.any():
-            row = int(bad.to_numpy().argmax())
-            raise DataError(
-                f"{path}: column '{name}' must be numeric, found {frame[name].iloc[row]!r} "
-                f"on data row {row + 1}"
-            )
+        numeric_values = numeric_column(frame, name, str(path), "data row")
         if name not in may_be_missing and numeric_values.isna().any():
-            row = int(numeric_values.isna().to_numpy().argmax())
+            row = first_row(numeric_values.isna())
             raise DataError(f"{path}: column '{name}' has an empty value on data row {row + 1}")
         frame[name] = numeric_values.astype(float)
     for name in text:
         if frame[name].isna().any():
-            row = int(frame[name].isna().to_numpy().argmax())
+            row = first_row(frame[name].isna())
             raise DataError(f"{path}: column '{name}' has an empty value on data row {row + 1}")
     return frame[columns]
+
+
+def numeric_column(frame: pd.DataFrame, name: str, where: str, row_word: str) -> pd.Series:
+    """The column as numbers, empty cells as NaN; a cell that is no number is a DataError
+    naming the column, the value and its row (`row_word`: "data row" in a file, below its
+    header; "row" in a table handed over)."""
+    values = pd.to_numeric(frame[name], errors="coerce")
+    bad = values.isna() & frame[name].notna()
+    if bad.any():
+        row = first_row(bad)
+        raise DataError(
+            f"{where}: column '{name}' must be numeric, found {frame[name].iloc[row]!r} "
+            f"on {row_word} {row + 1}"
+        )
+    return values
+
+
+def first_row(mask: pd.Series) -> int:
+    """The position of the first True: the row an error message names."""
+    return int(mask.to_numpy().argmax())

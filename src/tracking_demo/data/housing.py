@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tracking_demo.data.atomic import atomic_write
-from tracking_demo.data.csv_table import read_table
+from tracking_demo.data.csv_table import LabelledSplit, first_row, numeric_column, read_table
 from tracking_demo.errors import ConfigError, DataError
 
 NUMERIC = (
@@ -66,28 +66,14 @@ class HousingSpec:
 
 
 @dataclass(frozen=True)
-class HousingSplit:
-    train: pd.DataFrame
-    test: pd.DataFrame
+class HousingSplit(LabelledSplit):
     path: Path
     test_fraction: float
     seed: int
 
-    @property
-    def x_train(self) -> pd.DataFrame:
-        return self.train[list(FEATURES)]
-
-    @property
-    def x_test(self) -> pd.DataFrame:
-        return self.test[list(FEATURES)]
-
-    @property
-    def y_train(self) -> np.ndarray:
-        return self.train[TARGET].to_numpy(dtype=np.float64)
-
-    @property
-    def y_test(self) -> np.ndarray:
-        return self.test[TARGET].to_numpy(dtype=np.float64)
+    feature_columns = FEATURES
+    target_column = TARGET
+    target_dtype = np.float64
 
 
 # --- the synthetic file ----------------------------------------------------------------------
@@ -245,7 +231,7 @@ def check_categories(values: pd.Series, where: str) -> None:
     """Only the five public categories are known to the one-hot encoding."""
     unknown = ~values.isin(CATEGORIES)
     if unknown.any():
-        row = int(unknown.to_numpy().argmax())
+        row = first_row(unknown)
         raise DataError(
             f"{where}: column '{CATEGORY}' has unknown category {values.iloc[row]!r} on data row "
             f"{row + 1} (expected one of {', '.join(CATEGORIES)})"
@@ -312,23 +298,16 @@ def checked_features(x: pd.DataFrame, where: str) -> pd.DataFrame:
         )
     frame = x[list(FEATURES)].copy()
     for name in NUMERIC:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        bad = values.isna() & frame[name].notna()
-        if bad.any():
-            row = int(bad.to_numpy().argmax())
-            raise DataError(
-                f"{where}: column '{name}' must be numeric, found {frame[name].iloc[row]!r} "
-                f"on row {row + 1}"
-            )
+        values = numeric_column(frame, name, where, "row")
         if name != IMPUTED and values.isna().any():
-            row = int(values.isna().to_numpy().argmax())
+            row = first_row(values.isna())
             raise DataError(
                 f"{where}: column '{name}' is empty on row {row + 1} "
                 f"(only {IMPUTED} may be missing)"
             )
         frame[name] = values.astype(np.float64)
     if frame[CATEGORY].isna().any():
-        row = int(frame[CATEGORY].isna().to_numpy().argmax())
+        row = first_row(frame[CATEGORY].isna())
         raise DataError(f"{where}: column '{CATEGORY}' is empty on row {row + 1}")
     check_categories(frame[CATEGORY], where)
     return frame

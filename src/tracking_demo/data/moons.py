@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_moons
 
-from tracking_demo.data.csv_table import read_numeric_csv, require_dir
+from tracking_demo.data.csv_table import LabelledSplit, read_numeric_csv, require_dir
 from tracking_demo.errors import ConfigError, DataError
 
 FEATURES = ("x1", "x2")
@@ -36,28 +36,13 @@ class MoonsSpec:
 
 
 @dataclass(frozen=True)
-class MoonsData:
-    train: pd.DataFrame
-    test: pd.DataFrame
+class MoonsData(LabelledSplit):
     train_path: Path
     test_path: Path
 
-    @property
-    def x_train(self) -> pd.DataFrame:
-        """Features keep their column names: the model and its signature are named-column."""
-        return self.train[list(FEATURES)]
-
-    @property
-    def x_test(self) -> pd.DataFrame:
-        return self.test[list(FEATURES)]
-
-    @property
-    def y_train(self) -> np.ndarray:
-        return self.train[LABEL].to_numpy(dtype=np.int64)
-
-    @property
-    def y_test(self) -> np.ndarray:
-        return self.test[LABEL].to_numpy(dtype=np.int64)
+    feature_columns = FEATURES
+    target_column = LABEL
+    target_dtype = np.int64
 
 
 def generate(spec: MoonsSpec) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,8 +16,6 @@ import importlib.util
 import json
 import logging
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,10 +25,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tracking_demo.errors import ServerError
+from tracking_demo.server.processes import (
+    LOOPBACK,
+    PROBE_TIMEOUT_S,
+    answers,
+    group_alive,
+    port_is_free,
+    start_group,
+    stop_process_group,
+    wait_answering,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 DEFAULT_PORT = 5000
 DEFAULT_DATA_DIR = Path(".tracking")
 STATE_FILE = "server.json"
@@ -63,33 +71,9 @@ class ServerState:
         return f"http://{self.host}:{self.port}"
 
 
-def is_healthy(uri: str, timeout: float = 2.0) -> bool:
+def is_healthy(uri: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """True when an MLflow server answers `GET /health` at `uri`."""
-    import requests  # here, not at the top: `tracking-demo server status` starts without it
-
-    try:
-        response = requests.get(f"{uri.rstrip('/')}/health", timeout=timeout)
-    except requests.RequestException:
-        return False
-    return response.status_code == 200
-
-
-def find_free_port(host: str = DEFAULT_HOST) -> int:
-    """A port the OS reports free right now (for tests and parallel servers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Free to listen on, as uvicorn binds (SO_REUSEADDR: a restart after a crash is allowed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return answers(f"{uri.rstrip('/')}/health", timeout)
 
 
 def mlflow_package_dir() -> Path:
@@ -105,45 +89,6 @@ def use_wal_journal(db_path: Path) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(sqlite3.connect(db_path)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_process_group(
-    pgid: int, timeout: float, child: subprocess.Popen[bytes] | None = None
-) -> bool:
-    """SIGTERM the group, wait, then SIGKILL what is left; False when SIGKILL was needed.
-
-    `child`, the group's leader when we started it, is reaped while waiting: its zombie would
-    keep the group alive. A group that survives SIGKILL is a ServerError."""
-
-    def gone_within(seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if child is not None:
-                child.poll()
-            if not group_alive(pgid):
-                return True
-            time.sleep(0.1)
-        return False
-
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    if gone_within(timeout):
-        return True
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    if not gone_within(5.0):
-        raise ServerError(f"processes of group {pgid} survived SIGKILL")
-    return False
 
 
 def _ensure_writable(data_dir: Path) -> None:
@@ -275,19 +220,9 @@ class LocalServer:
         # MLflow's job runner (GenAI scoring, trace archival) is not started: it would add eight
         # processes and ~500 MiB that tracking does not use; the app is told so too.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-        log = self.log_path.open("ab")
-        try:
-            self._process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=self.data_dir,
-                env=env,
-            )
-        finally:
-            log.close()
+        self._process = start_group(
+            self.command(), output=self.log_path, env=env, cwd=self.data_dir
+        )
         state = ServerState(
             pid=self._process.pid,
             host=self.host,
@@ -305,34 +240,16 @@ class LocalServer:
         with the last lines of its log."""
         if self._process is None:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._stop_group(self._process.pid, timeout=5.0)
-                raise ServerError(
-                    f"the MLflow server exited with code {self._process.returncode} before "
-                    "answering; "
-                    f"last lines of {self.log_path}:\n{self._log_tail()}"
-                )
-            if is_healthy(self.uri, timeout=1.0):
-                logger.info(
-                    "server healthy at %s after %.1fs",
-                    self.uri,
-                    time.monotonic() - self._launched_at,
-                )
-                return
-            time.sleep(0.2)
-        self._stop_group(self._process.pid, timeout=10.0)
-        raise ServerError(
-            f"the MLflow server did not answer {self.uri}/health within {timeout:.0f}s; "
-            f"last lines of {self.log_path}:\n{self._log_tail()}"
+        wait_answering(
+            self._process,
+            f"{self.uri}/health",
+            timeout,
+            name="the MLflow server",
+            log=self.log_path,
         )
-
-    def _log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        logger.info(
+            "server healthy at %s after %.1fs", self.uri, time.monotonic() - self._launched_at
+        )
 
     def stop(self, timeout: float = 20.0) -> bool:
         """End the whole process group; False when no server of this folder was running."""

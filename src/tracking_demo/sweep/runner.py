@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from tracking_demo.errors import TrackingDemoError
-from tracking_demo.server.local import stop_process_group
+from tracking_demo.server.processes import start_group, stop_process_group
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import TrialBoard
 from tracking_demo.tasks import catalog
@@ -278,15 +278,11 @@ def _start_trial(
     log_path = work / "logs" / f"{name}.log"
     log_path.parent.mkdir(exist_ok=True)
     outcome = TrialOutcome(index, run.info.run_id, dict(params), "running", log_path=log_path)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            trial_command(options, params, board.path, index),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=trial_environment(session, outcome.run_id, options.spec.max_concurrent, os.environ),
-            start_new_session=True,
-        )
+    process = start_group(
+        trial_command(options, params, board.path, index),
+        output=log_path,
+        env=trial_environment(session, outcome.run_id, options.spec.max_concurrent, os.environ),
+    )
     logger.info("started %s (pid %d): %s", name, process.pid, params)
     return outcome, process
 

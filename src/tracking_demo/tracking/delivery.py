@@ -6,6 +6,7 @@ the live run would have done.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -101,8 +102,14 @@ def _name(record: Record) -> str:
 def _size(record: MetricRecord | ParamRecord | TagRecord) -> int:
     """Bytes the record adds to a log-batch request body, with room for the JSON around it."""
     if isinstance(record, MetricRecord):
-        return len(record.key) + 80
-    return len(record.key) + len(record.value) + 40
+        return _json_bytes(record.key) + 80
+    return _json_bytes(record.key) + _json_bytes(record.value) + 40
+
+
+def _json_bytes(text: str) -> int:
+    """What `text` takes in the ASCII-escaped JSON MLflow's client sends: "é" is 6 bytes, a quote
+    2, so counting characters would let a batch of accented tags grow to megabytes."""
+    return len(json.dumps(text))
 
 
 def plan(records: Iterable[tuple[int, Record]]) -> list[Operation]:

@@ -46,16 +46,27 @@ def read_config(path: Path) -> dict[str, str]:
     return {key: str(content[key]) for key in CONFIG_KEYS}
 
 
-def locate_config(config_path: Path | None, cwd: Path | None = None) -> Path:
-    """The given file (or folder to search up from), else a search from the cwd up."""
+def locate_config(
+    config_path: Path | None, cwd: Path | None = None, other_fix: str | None = None
+) -> Path:
+    """The given file (or folder to search up from), else a search from the cwd up; checked.
+
+    `other_fix` is one more way out that the error offers (the submitters' explicit options)."""
     if config_path is not None and not Path(config_path).exists():
         raise ConfigError(f"workspace config '{config_path}' does not exist")
     start = Path(config_path) if config_path is not None else (cwd or Path.cwd())
     found = find_config(start)
     if found is None:
+        fixes = [
+            "download it from the portal (workspace > Download config.json)",
+            "pass --workspace-config PATH",
+            *([other_fix] if other_fix else []),
+        ]
         raise ConfigError(
-            f"no workspace config.json in {start.resolve()} or its parents: download it from "
-            "the portal (workspace > Download config.json) or pass --workspace-config PATH"
+            f"no workspace config.json in {start.resolve()} or its parents: "
+            + ", ".join(fixes[:-1])
+            + ("," if len(fixes) > 2 else "")
+            + f" or {fixes[-1]}"
         )
     read_config(found)
     return found
