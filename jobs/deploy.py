@@ -465,7 +465,8 @@ def example_payload(model_path: Path) -> dict[str, Any]:
     import pandas as pd
     from mlflow.models import Model
 
-    example = Model.load(str(model_path)).load_input_example(str(model_path))
+    # MLflow annotates fewer return types than it gives (a list, say): checked here at run time.
+    example: Any = Model.load(str(model_path)).load_input_example(str(model_path))
     if isinstance(example, pd.DataFrame):
         return {"data": json.loads(example.head(1).to_json(orient="records"))}
     if isinstance(example, np.ndarray):
