@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from tracking_demo.errors import ConfigError, TrackingDemoError
+from tracking_demo.cli.errors import OneLineErrors, own_error_line
+from tracking_demo.errors import ConfigError
 from tracking_demo.tracking.workspace import locate_config, read_config
 
 SERVICE_PRINCIPAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
@@ -24,35 +25,28 @@ AUTH_KINDS = ("auto", "interactive", "cli", "service-principal")
 REDACTED = "***"
 
 
-class JobsCommand(click.Command):
-    """Print the errors a user can fix as one line (exit 1); `--debug` shows the traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrackingDemoError as error:
-            if ctx.params.get("debug"):
-                raise
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(1)
-        except Exception as error:
-            if not ctx.params.get("debug") and type(error).__module__.startswith("mlflow"):
-                click.echo(f"tracking server error: {_first_line(error)}", err=True)
-                ctx.exit(1)
-            if ctx.params.get("debug") or not _is_azure_error(error):
-                raise
-            click.echo(f"Azure ML error: {_first_line(error)}", err=True)
-            ctx.exit(1)
+def _mlflow_error_line(error: Exception) -> str | None:
+    if not type(error).__module__.startswith("mlflow"):
+        return None
+    return f"tracking server error: {_first_line(error)}"
 
 
-def _is_azure_error(error: Exception) -> bool:
+def _azure_error_line(error: Exception) -> str | None:
     """The SDK's own exceptions (auth, not found, service errors) are answers, not bugs."""
-    return type(error).__module__.startswith(("azureml", "azure", "msrest", "adal", "msal"))
+    if not type(error).__module__.startswith(("azureml", "azure", "msrest", "adal", "msal")):
+        return None
+    return f"Azure ML error: {_first_line(error)}"
 
 
 def _first_line(error: Exception) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+class JobsCommand(OneLineErrors):
+    """Print the errors a user can fix as one line (exit 1); `--debug` shows the traceback."""
+
+    error_lines = (own_error_line, _mlflow_error_line, _azure_error_line)
 
 
 def command(func: Callable[..., Any]) -> click.Command:

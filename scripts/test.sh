@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: set-up, lint, lock check, then every test
-# (unit, integration against a real local MLflow server, slow CLI runs, and the `image` test
+# The whole test suite on a fresh machine: set-up, lint, lock check, import contracts, types,
+# then every test (unit, integration against a real local MLflow server, slow CLI runs, and the `image` test
 # that builds the training image and runs a job in it: as root it installs buildah and
 # debootstrap when missing). Extra arguments go to pytest, e.g.
 # `bash scripts/test.sh -m "not slow and not image"` while iterating.
@@ -13,5 +13,6 @@ bash docker/install-tools.sh
 .tools/poetry/bin/poetry check --lock
 .venv/bin/ruff check src tests benchmarks docker jobs
 .venv/bin/ruff format --check src tests benchmarks docker jobs
-.venv/bin/lint-imports --no-cache  # docs/architecture.md, rule 1: only azure_workspace imports the Azure SDK
+.venv/bin/lint-imports --no-cache  # docs/architecture.md: rule 1 and the layers
+.venv/bin/mypy  # over src and jobs, as configured in pyproject.toml
 exec .venv/bin/python -m pytest "$@"

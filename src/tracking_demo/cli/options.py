@@ -1,64 +1,73 @@
-"""Options and wiring that several command modules share."""
+"""The tracking options every command that talks to a tracking server shares, as one object."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from tracking_demo.tracking.session import TrackingSession
+
+R = TypeVar("R")
 
 
-def tracking_options(func: F) -> F:
-    """The options every command that talks to a tracking server shares (docs/architecture.md,
-    rule 2)."""
-    func = click.option(
-        "--experiment",
-        help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",
-    )(func)
-    func = click.option(
-        "--workspace-config",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Azure ML workspace config.json whose MLflow tracking URI to use.",
-    )(func)
-    func = click.option(
-        "--tracking-uri",
-        help="MLflow tracking URI; 'azureml' finds config.json like Workspace.from_config "
-        "[default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000].",
-    )(func)
-    return func
+@dataclass(frozen=True)
+class TrackingOptions:
+    """Where runs go, as the user said it; the environment and the workspace are read only when
+    a session is opened (docs/architecture.md, rule 2)."""
+
+    tracking_uri: str | None = None
+    workspace_config: Path | None = None
+    experiment: str | None = None
 
 
-def session_from_options(
-    tracking_uri: str | None, workspace_config: Path | None, experiment: str | None
-) -> Any:
+def tracking_options(func: Callable[..., R]) -> Callable[..., R]:
+    """`--tracking-uri`, `--workspace-config`, `--experiment`; the command receives them as one
+    `tracking: TrackingOptions`."""
+
+    @functools.wraps(func)
+    def with_tracking(
+        *args: Any,
+        tracking_uri: str | None,
+        workspace_config: Path | None,
+        experiment: str | None,
+        **kwargs: Any,
+    ) -> R:
+        tracking = TrackingOptions(tracking_uri, workspace_config, experiment)
+        return func(*args, tracking=tracking, **kwargs)
+
+    options = [
+        click.option(
+            "--experiment",
+            help="Experiment name [default: $MLFLOW_EXPERIMENT_NAME or tracking-demo].",
+        ),
+        click.option(
+            "--workspace-config",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Azure ML workspace config.json whose MLflow tracking URI to use.",
+        ),
+        click.option(
+            "--tracking-uri",
+            help="MLflow tracking URI; 'azureml' finds config.json like Workspace.from_config "
+            "[default: $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000].",
+        ),
+    ]
+    for option in options:
+        with_tracking = option(with_tracking)
+    return with_tracking
+
+
+def session_from_options(tracking: TrackingOptions) -> TrackingSession:
     from tracking_demo.tracking.session import TrackingSession
     from tracking_demo.tracking.settings import resolve_settings
 
-    settings = resolve_settings(tracking_uri, experiment, os.environ, workspace_config)
+    settings = resolve_settings(
+        tracking.tracking_uri, tracking.experiment, os.environ, tracking.workspace_config
+    )
     return TrackingSession(settings)
-
-
-def registered_name(result: Any) -> str:
-    return f"models:/{result.registered_name}/{result.registered_version}"
-
-
-def print_run_links(result: Any, session: Any) -> None:
-    """Where to look: the run's page, the model URI and the registered version."""
-    click.echo(f"Run: {session.run_url(result.run_id)}")
-    if result.model_uri:
-        click.echo(f"Model: {result.model_uri}")
-    if result.registered_version:
-        click.echo(f"Registered: {registered_name(result)}")
-
-
-def print_result(result: Any, session: Any, number: str = ".4f") -> None:
-    """The run's metrics (whole numbers as such, others in `number` format), then its links."""
-    click.echo("Metrics:")
-    for name, value in result.metrics.items():
-        text = f"{value:g}" if float(value).is_integer() else format(value, number)
-        click.echo(f"{name} {text}")
-    print_run_links(result, session)

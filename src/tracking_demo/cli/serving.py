@@ -1,4 +1,4 @@
-"""`tracking-demo serve`, `predict` and `models promote`: option parsing and wiring only."""
+"""`tracking-demo serve` and `predict`: a model behind an HTTP endpoint, and its client."""
 
 from __future__ import annotations
 
@@ -7,19 +7,14 @@ from pathlib import Path
 
 import click
 
-from tracking_demo.cli.options import session_from_options, tracking_options
+from tracking_demo.cli.options import TrackingOptions, session_from_options, tracking_options
 from tracking_demo.errors import TrackingDemoError, mlflow_error_message
 
 KEY_VARIABLE = "TRACKING_DEMO_SERVING_KEY"
 DEFAULT_PORT = 8000
 
 
-def resolve_model(
-    model: str | None,
-    tracking_uri: str | None,
-    workspace_config: Path | None,
-    experiment: str | None,
-) -> tuple[str, str | None]:
+def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, str | None]:
     """A local folder passes as it is; a registry ref or URI is checked before serving."""
     from tracking_demo import registry
     from tracking_demo.serving import score
@@ -29,7 +24,7 @@ def resolve_model(
     if Path(model).exists():
         return model, None
     uri = registry.model_uri_from_ref(model)
-    session = session_from_options(tracking_uri, workspace_config, experiment)
+    session = session_from_options(tracking)
     return uri, registry.run_id_of(session.client, uri)
 
 
@@ -59,9 +54,7 @@ def serve(
     key: str | None,
     no_auth: bool,
     max_body_mb: float,
-    tracking_uri: str | None,
-    workspace_config: Path | None,
-    experiment: str | None,
+    tracking: TrackingOptions,
 ) -> None:
     """Serve MODEL over HTTP with the Azure ML scoring script (serving/score.py).
 
@@ -74,7 +67,7 @@ def serve(
 
     if key and no_auth:
         raise click.UsageError("give --key or --no-auth, not both")
-    source, run_id = resolve_model(model, tracking_uri, workspace_config, experiment)
+    source, run_id = resolve_model(model, tracking)
     generated = not no_auth and not key
     if generated:
         key = secrets.token_urlsafe(24)
@@ -143,9 +136,7 @@ def predict(
     run_id: str | None,
     retries: int,
     timeout: float,
-    tracking_uri: str | None,
-    workspace_config: Path | None,
-    experiment: str | None,
+    tracking: TrackingOptions,
 ) -> None:
     """Score test examples on a running endpoint (ours or Azure ML's) and check the answers."""
     import numpy as np
@@ -177,7 +168,7 @@ def predict(
         click.echo("no run to compare with: the endpoint does not name one; pass --run-id")
         return
     try:
-        logged = _run_metric(run_id, data.run_metric, tracking_uri, workspace_config, experiment)
+        logged = _run_metric(run_id, data.run_metric, tracking)
     except Exception as error:
         reason = str(error) if isinstance(error, TrackingDemoError) else mlflow_error_message(error)
         if reason is None:
@@ -193,14 +184,8 @@ def predict(
     )
 
 
-def _run_metric(
-    run_id: str,
-    name: str,
-    tracking_uri: str | None,
-    workspace_config: Path | None,
-    experiment: str | None,
-) -> float | None:
-    session = session_from_options(tracking_uri, workspace_config, experiment)
+def _run_metric(run_id: str, name: str, tracking: TrackingOptions) -> float | None:
+    session = session_from_options(tracking)
     return session.client.get_run(run_id).data.metrics.get(name)
 
 
@@ -216,75 +201,3 @@ def _save_digit(pixels: object, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     digit = np.asarray(pixels).reshape(IMAGE_SIDE, IMAGE_SIDE)
     plt.imsave(path, digit, cmap="gray", vmin=0.0, vmax=1.0)
-
-
-@click.command("promote")
-@click.argument("name")
-@click.option("--metric", required=True, help="accuracy, mae or rmse, measured on held-out data.")
-@click.option(
-    "--mode",
-    type=click.Choice(["max", "min"]),
-    help="Whether higher is better [default: max for accuracy, min for errors].",
-)
-@click.option(
-    "--min-delta",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Promote only when the candidate is better by at least this much.",
-)
-@click.option("--candidate", help="Version to consider [default: the newest].")
-@click.option(
-    "--model-kind",
-    type=click.Choice(["mnist", "moons", "housing"]),
-    help="[default: from tags]",
-)
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), help="Held-out data folder.")
-@tracking_options
-def promote(
-    name: str,
-    metric: str,
-    mode: str | None,
-    min_delta: float,
-    candidate: str | None,
-    model_kind: str | None,
-    data_dir: Path | None,
-    tracking_uri: str | None,
-    workspace_config: Path | None,
-    experiment: str | None,
-) -> None:
-    """Move NAME@champion to the newest version if it scores better on the same held-out data.
-
-    Both versions are scored by the serving code; the comparison is logged as a run (experiment
-    'model-promotion' unless --experiment). "Not better" is an answer: exit 0.
-    """
-    from tracking_demo.tasks.promotion import PromotionOptions
-    from tracking_demo.tasks.promotion import promote as run_promotion
-
-    session = session_from_options(tracking_uri, workspace_config, experiment or "model-promotion")
-    options = PromotionOptions(
-        name,
-        metric,
-        mode,
-        min_delta,
-        data_dir,
-        model_kind,
-        candidate,  # type: ignore[arg-type]
-    )
-    result = run_promotion(options, session)
-    if result.candidate_value is not None:
-        champion = (
-            f"champion {name}:{result.champion} {result.champion_value:.6f}"
-            if result.champion_value is not None
-            else "no champion yet"
-        )
-        click.echo(
-            f"{result.metric}: candidate {name}:{result.candidate} "
-            f"{result.candidate_value:.6f}, {champion}"
-        )
-    if result.promoted:
-        click.echo(f"promoted: {name}@champion -> version {result.candidate} ({result.reason})")
-    else:
-        click.echo(f"kept: {result.reason}")
-    if result.run_id:
-        click.echo(f"comparison run: {session.run_url(result.run_id)}")

@@ -31,8 +31,9 @@ from tracking_demo.errors import TrackingDemoError
 from tracking_demo.server.processes import start_group, stop_process_group
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import TrialBoard
+from tracking_demo.sweep.options import SweepOptions
 from tracking_demo.tasks import catalog
-from tracking_demo.tasks.housing import SplitOptions, registration_tags
+from tracking_demo.tasks.housing import registration_tags
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession
 
@@ -44,15 +45,6 @@ TRIAL_STOP_TIMEOUT_S = 10.0
 
 class SweepFailedError(TrackingDemoError):
     """No trial of the sweep completed, so there is no best model to report."""
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    split: SplitOptions
-    spec: search_space.SweepSpec
-    seed: int = 42
-    register_as: str | None = None
-    trial_options: Sequence[str] = ()  # fixed `train housing-mlp` options for every trial
 
 
 @dataclass

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,9 +25,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from tracking_demo.data import housing as housing_data
-from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
 from tracking_demo.tasks.figures import training_curves_figure
+from tracking_demo.tasks.options import BaselineOptions, MlpOptions, SplitOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
@@ -54,48 +53,6 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
-
-
-@dataclass(frozen=True)
-class SplitOptions:
-    data: Path
-    test_fraction: float = 0.2
-    seed: int = 42
-
-
-@dataclass(frozen=True)
-class MlpOptions:
-    """The tutorial's network; the defaults are its best trial (batch 25, 10 epochs, 4 and 4)."""
-
-    split: SplitOptions
-    batch_size: int = 25
-    epochs: int = 10
-    first_layer_units: int = 4
-    second_layer_units: int = 4
-    learning_rate: float = 0.01
-    validation_fraction: float = 0.1
-    verbose: int = 2
-    register_as: str | None = None
-
-    def validate(self) -> None:
-        for name in ("batch_size", "epochs", "first_layer_units", "second_layer_units"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning rate must be above 0, got {self.learning_rate}")
-        if not 0.0 < self.validation_fraction < 0.5:
-            raise ConfigError(
-                f"validation fraction must be above 0 and below 0.5, got {self.validation_fraction}"
-            )
-
-
-@dataclass(frozen=True)
-class BaselineOptions:
-    split: SplitOptions
-    max_iter: int = 200
-    learning_rate: float = 0.1
-    max_leaf_nodes: int = 31
-    register_as: str | None = None
 
 
 # --- pure steps -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
 from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
+from tracking_demo.tasks.options import NETWORK_DEFAULTS, LogregOptions, NetworkOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The tutorials' settings: the AmlCompute CNN trains 12 epochs of 128, LeNet 10 epochs of 10.
-NETWORK_DEFAULTS: dict[str, tuple[int, int]] = {"cnn": (128, 12), "lenet": (10, 10)}
 INPUT_EXAMPLE_ROWS = 2
 
 
@@ -50,38 +49,6 @@ class MnistArrays:
     x_test: np.ndarray
     y_test: np.ndarray
     files: mnist_data.MnistFiles
-
-
-@dataclass(frozen=True)
-class LogregOptions:
-    data_dir: Path
-    max_iter: int = 1000
-    c: float = 1.0
-    seed: int = 42
-    register_as: str | None = None
-
-
-@dataclass(frozen=True)
-class NetworkOptions:
-    data_dir: Path
-    architecture: str = "cnn"
-    batch_size: int | None = None  # None: the architecture's tutorial default
-    epochs: int | None = None
-    learning_rate: float = 1e-3
-    patience: int = 5
-    validation_fraction: float = 0.1
-    seed: int = 42
-    tensorboard: bool = True
-    verbose: int = 2
-    register_as: str | None = None
-
-    @property
-    def resolved_batch_size(self) -> int:
-        return self.batch_size or NETWORK_DEFAULTS[self.architecture][0]
-
-    @property
-    def resolved_epochs(self) -> int:
-        return self.epochs or NETWORK_DEFAULTS[self.architecture][1]
 
 
 def validate_network_options(options: NetworkOptions) -> None:

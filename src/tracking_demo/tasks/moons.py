@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -26,29 +24,15 @@ from sklearn.model_selection import GridSearchCV
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
+from tracking_demo.tasks.options import DEFAULT_GRID, GridValue, MoonsOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 logger = logging.getLogger(__name__)
 
-GridValue = int | float | str | None
-DEFAULT_GRID: dict[str, list[GridValue]] = {
-    "n_estimators": [10, 25, 100],
-    "criterion": ["gini", "entropy"],
-    "max_depth": [2, 5, 10, None],
-}
 # skops (MLflow's safe default format) loads only types it is told to trust; a forest's trees
 # are scikit-learn's own node storage, which we create ourselves.
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
-
-
-@dataclass(frozen=True)
-class MoonsOptions:
-    data_dir: Path
-    grid: Mapping[str, Sequence[GridValue]] = field(default_factory=lambda: dict(DEFAULT_GRID))
-    cv_folds: int = 5
-    seed: int = 42
-    register_as: str | None = None
 
 
 def validate_grid(grid: Mapping[str, Sequence[GridValue]]) -> None:
