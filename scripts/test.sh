@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: set-up, lint, lock check, import contracts, types,
-# then every test (unit, integration against a real local MLflow server, slow CLI runs, and the `image` test
-# that builds the training image and runs a job in it: as root it installs buildah and
+# then every test (unit, integration against a real local MLflow server, slow CLI runs, and the
+# `image` test that builds the training image and runs a job in it: as root it installs buildah and
 # debootstrap when missing). Extra arguments go to pytest, e.g.
 # `bash scripts/test.sh -m "not slow and not image"` while iterating.
 set -euo pipefail
