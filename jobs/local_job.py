@@ -23,6 +23,7 @@ import click
 from jobs import snapshot
 from jobs.submit import JobFailedError, JobRequest, job_command, job_variables
 from tracking_demo.errors import ConfigError, DataError
+from tracking_demo.tracking import tags
 
 # What survives from the caller's environment: enough to find programs and write files.
 INHERITED = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -68,7 +69,7 @@ def create_job_run(tracking_uri: str, experiment: str, task: str, where: str = "
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(
-        experiment_id, run_name=f"{task}-{where}-job", tags={"tracking_demo.job": where}
+        experiment_id, run_name=f"{task}-{where}-job", tags={tags.JOB: where}
     )
     return run.info.run_id
 
