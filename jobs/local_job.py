@@ -68,9 +68,7 @@ def create_job_run(tracking_uri: str, experiment: str, task: str, where: str = "
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
-    run = client.create_run(
-        experiment_id, run_name=f"{task}-{where}-job", tags={tags.JOB: where}
-    )
+    run = client.create_run(experiment_id, run_name=f"{task}-{where}-job", tags={tags.JOB: where})
     return run.info.run_id
 
 
