@@ -6,7 +6,8 @@ Run: .venv/bin/python benchmarks/cli_startup.py [--repeats 5] [--baseline-ref ec
 "Before" is `src/` of `--baseline-ref` (default: ec0ca50, the CLI that imported MLflow at start-up)
 extracted with `git archive` into a temporary folder; "after" is this working tree's `src/`, or
 `--after-ref`'s when given. Both run with this interpreter and its installed dependencies, the
-same way: `python -c "sys.path.insert(0, SRC); from tracking_demo.cli.main import main; main()"`.
+same way: `python -c "sys.path.insert(0, SRC); runpy.run_module('tracking_demo', ...)"`, which is
+`python -m tracking_demo` whatever module holds `main()` in that ref.
 Each command is measured in a fresh process:
 
 - help:   `tracking-demo --help`;
@@ -42,10 +43,12 @@ DEFAULT_BASELINE = "ec0ca50"
 COMMANDS = ("help", "status", "train")
 EXPECTED_EXIT = {"help": 0, "status": 1, "train": 0}
 TINY_GRID = ("--grid", "n_estimators=10", "--grid", "criterion=gini", "--grid", "max_depth=2")
-# The console script's `main()`, imported from the given `src/` folder rather than the install.
+# `python -m tracking_demo` from the given `src/` folder rather than the install: the same in
+# every ref, wherever that ref's `main()` lives.
 LAUNCH = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from tracking_demo.cli.main import main; "
-    "sys.argv = ['tracking-demo', *sys.argv[2:]]; main()"
+    "import runpy, sys; sys.path.insert(0, sys.argv[1]); "
+    "sys.argv = ['tracking-demo', *sys.argv[2:]]; "
+    "runpy.run_module('tracking_demo', run_name='__main__', alter_sys=True)"
 )
 
 
@@ -86,14 +89,13 @@ def sources(baseline_ref: str, after_ref: str | None, root: Path) -> dict[str, P
 def check_source(src: Path) -> None:
     """The launcher must import tracking_demo from `src`, not from the installed checkout."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import tracking_demo.cli.main as c; "
-        "print(c.__file__)"
+        "import sys; sys.path.insert(0, sys.argv[1]); import tracking_demo as t; print(t.__file__)"
     )
     found = subprocess.run(
         [sys.executable, "-c", code, str(src)], check=True, capture_output=True, text=True
     ).stdout.strip()
     if not Path(found).resolve().is_relative_to(src.resolve()):
-        raise RuntimeError(f"{src}: tracking_demo.cli.main came from {found}")
+        raise RuntimeError(f"{src}: tracking_demo came from {found}")
 
 
 def run_once(src: Path, args: list[str], expected: int, env: dict[str, str]) -> tuple[float, float]:
