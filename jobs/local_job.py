@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from jobs import snapshot
-from jobs.submit import JobFailedError, JobRequest, job_command, job_variables
+from jobs.spec import JobFailedError, JobRequest, job_command, job_variables, registered_model
 from tracking_demo.errors import ConfigError, DataError
 from tracking_demo.tracking import tags
 
@@ -94,8 +94,6 @@ def check_job_run(tracking_uri: str, run_id: str, register_as: str | None) -> di
         "model_uri": f"runs:/{run_id}/model",
     }
     if register_as:
-        from jobs.submit import registered_model
-
         result["model"] = registered_model(tracking_uri, run_id, register_as)
     return result
 

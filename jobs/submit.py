@@ -11,11 +11,9 @@ server, and `--dry-run` prints what would be sent.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,138 +31,20 @@ from jobs.common import (
     workspace_options,
     workspace_or_reason,
 )
-from tracking_demo.errors import ConfigError, TrackingDemoError
-
-DATA_INPUT = "data"
-DATA_MODES = ("download", "mount")
-# The `tracking-demo` commands a job can run: one training run, or a whole local sweep.
-VERBS = ("train", "sweep")
-# Options the submitter sets itself; a task option of the same name would contradict it.
-RESERVED_TASK_OPTIONS = (
-    "--data",
-    "--register-as",
-    "--tracking-uri",
-    "--workspace-config",
-    "--experiment",
+from jobs.spec import (
+    DATA_INPUT,
+    DATA_MODES,
+    VERBS,
+    JobFailedError,
+    JobRequest,
+    JobTarget,
+    job_command,
+    job_variables,
+    make_request,
+    registered_model,
+    write_model_info,
 )
-JOB_VARIABLES = {
-    "MPLBACKEND": "Agg",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "GIT_PYTHON_REFRESH": "quiet",
-}
-
-
-class JobFailedError(TrackingDemoError):
-    """The job ran and failed, or finished without what the caller asked it to leave."""
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """Everything a submit needs to know, checked before the first network call."""
-
-    task: str
-    task_args: tuple[str, ...] = ()
-    compute: str = "cpu-cluster"
-    experiment: str = "tracking-demo"
-    environment: str = "curated"
-    image: environments.ImageRef | None = None
-    gpu: bool = False
-    dataset: str | None = None
-    dataset_version: str = "latest"
-    data_mode: str = "download"
-    register_as: str | None = None
-    extra_variables: Mapping[str, str] = field(default_factory=dict)
-    verb: str = "train"
-
-
-@dataclass(frozen=True)
-class JobTarget:
-    """Where and on what a job runs, as `job_target_options` read them; unchecked."""
-
-    compute: str | None = None
-    experiment: str = "tracking-demo"
-    environment: str = "curated"
-    image: str | None = None
-    gpu: bool = False
-    dataset: str | None = None
-    data_mode: str = "download"
-
-    @property
-    def cluster(self) -> str:
-        """`--compute`, else the default cluster of the CPU or the GPU variant."""
-        return self.compute or ("gpu-cluster" if self.gpu else "cpu-cluster")
-
-
-def known_tasks(verb: str = "train") -> dict[str, click.Command]:
-    """The tasks `tracking-demo VERB` offers (train, sweep): the job can run exactly those."""
-    from tracking_demo.cli.main import cli
-
-    group = cli.commands.get(verb)
-    if not isinstance(group, click.Group):
-        raise ConfigError(f"this checkout's tracking-demo has no '{verb}' command")
-    return dict(group.commands)
-
-
-def check_task(task: str, task_args: Sequence[str], verb: str = "train") -> None:
-    """Parse the task's options the way the job will, so a typo fails here, not in the cloud."""
-    tasks = known_tasks(verb)
-    if task not in tasks:
-        kind = "task" if verb == "train" else f"{verb} task"
-        raise ConfigError(f"unknown {kind} '{task}' (expected one of: {', '.join(sorted(tasks))})")
-    for arg in task_args:
-        name = arg.split("=", 1)[0]
-        if name in RESERVED_TASK_OPTIONS:
-            raise ConfigError(
-                f"task option '{name}' is set by the submitter (use the submitter's own "
-                "--dataset/--register-as/--experiment options)"
-            )
-    try:
-        tasks[task].make_context(task, [*task_args, "--data", "DATA"], resilient_parsing=False)
-    except click.exceptions.Exit:
-        return
-    except click.ClickException as error:
-        raise ConfigError(
-            f"task '{task}' options {list(task_args)}: {error.format_message()}"
-        ) from error
-
-
-def parse_dataset(reference: str) -> tuple[str, str]:
-    """NAME or NAME:VERSION (a positive integer or 'latest')."""
-    name, _, version = reference.partition(":")
-    version = version or "latest"
-    if not name.strip() or not (version == "latest" or (version.isdigit() and int(version) > 0)):
-        raise ConfigError(f"--dataset '{reference}' is not NAME or NAME:VERSION (e.g. moons:3)")
-    return name.strip(), version
-
-
-def job_program(request: JobRequest) -> list[str]:
-    """`tracking-demo` as the environment has it: the image's command, or the snapshot's source."""
-    return (
-        ["tracking-demo"] if request.environment == "image" else ["python", "-m", "tracking_demo"]
-    )
-
-
-def job_command(request: JobRequest, data_argument: Any) -> list[Any]:
-    """The job's command line; `data_argument` is where the data lands on the node."""
-    register = ["--register-as", request.register_as] if request.register_as else []
-    return [
-        *job_program(request),
-        request.verb,
-        request.task,
-        "--data",
-        data_argument,
-        *request.task_args,
-        *register,
-    ]
-
-
-def job_variables(request: JobRequest) -> dict[str, str]:
-    """Environment variables of the job; the curated environment runs the snapshot's source."""
-    variables = dict(JOB_VARIABLES)
-    if request.environment == "curated":
-        variables["PYTHONPATH"] = "src"
-    variables.update(request.extra_variables)
-    return variables
+from tracking_demo.errors import ConfigError
 
 
 def build_environment(request: JobRequest, root: Path, environ: Mapping[str, str]) -> Any:
@@ -333,41 +213,6 @@ def run_experiment(
     return run, result
 
 
-def registered_model(
-    tracking_uri: str, run_id: str, name: str, include_children: bool = False
-) -> dict[str, str]:
-    """The version the job's run registered under `name`; none is a failed job for a pipeline.
-
-    `include_children`: a sweep job registers the best trial's model, and trials are the job
-    run's MLflow child runs (tag `mlflow.parentRunId`).
-    """
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    run_ids = [run_id]
-    if include_children:
-        experiment_id = client.get_run(run_id).info.experiment_id
-        children = client.search_runs(
-            [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
-        )
-        run_ids += [child.info.run_id for child in children]
-    versions = [
-        version
-        for candidate in run_ids
-        for version in client.search_model_versions(f"name = '{name}' and run_id = '{candidate}'")
-    ]
-    if not versions:
-        raise JobFailedError(f"run {run_id} finished but registered no version of model '{name}'")
-    newest = max(versions, key=lambda version: int(version.version))
-    return {"name": name, "version": str(newest.version), "run_id": newest.run_id or run_id}
-
-
-def write_model_info(info: Mapping[str, str], path: Path) -> None:
-    """`{"name", "version", "run_id", "job_id"}` for whatever deploys next (a pipeline artifact)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(info), indent=2) + "\n")
-
-
 def job_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Where and on what a job runs; shared by `jobs.submit` and `jobs.sweep`'s trials.
 
@@ -416,33 +261,6 @@ def job_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         with_target = option(with_target)
     return with_target
-
-
-def make_request(
-    task: str,
-    task_args: tuple[str, ...],
-    target: JobTarget,
-    register_as: str | None,
-    verb: str = "train",
-) -> JobRequest:
-    """Options → a checked JobRequest: every rule that needs no network is applied here."""
-    check_task(task, task_args, verb)
-    image_ref = environments.environment_image(target.environment, target.image)
-    name, version = parse_dataset(target.dataset) if target.dataset else (None, "latest")
-    return JobRequest(
-        task=task,
-        task_args=task_args,
-        compute=target.cluster,
-        experiment=target.experiment,
-        environment=target.environment,
-        image=image_ref,
-        gpu=target.gpu,
-        dataset=name,
-        dataset_version=version,
-        data_mode=target.data_mode,
-        register_as=register_as,
-        verb=verb,
-    )
 
 
 @command

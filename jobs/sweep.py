@@ -26,15 +26,13 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from jobs import environments, snapshot, submit
+from jobs import environments, snapshot, spec, submit
 from jobs.common import (
     WorkspaceRef,
     command,
@@ -44,13 +42,17 @@ from jobs.common import (
     workspace_options,
     workspace_or_reason,
 )
+from jobs.spec import (
+    SweepRequest,
+    load_spec,
+    make_sweep_request,
+    space_file,
+    tuned_flags,
+    version_tags,
+)
 from tracking_demo.errors import ConfigError
 from tracking_demo.sweep import space as search_space
-from tracking_demo.sweep.space import Choice, LogUniform, SweepSpec, Uniform, cli_flag
-from tracking_demo.tasks import catalog
-from tracking_demo.tasks.housing import TUNABLE, registration_tags
-
-MLP_TASK = catalog.HOUSING_MLP.name
+from tracking_demo.sweep.space import Choice, LogUniform, SweepSpec, Uniform
 
 # What a trial runs: `python -m tracking_demo` as a script file, so HyperDrive can append the
 # sampled arguments (see `trial_run_config`). It is in the snapshot; its folder, which Python
@@ -65,75 +67,6 @@ def hyperdrive() -> Any:
     import azureml.train.hyperdrive
 
     return azureml.train.hyperdrive
-
-
-@dataclass(frozen=True)
-class SweepRequest:
-    """The trial job (jobs.submit's request, without registration) and the checked sweep."""
-
-    job: submit.JobRequest
-    spec: SweepSpec
-    space_file: str
-    register_as: str | None = None
-
-
-def load_spec(
-    space: Path | None,
-    max_trials: int | None,
-    max_concurrent: int | None,
-    early_termination: bool,
-) -> SweepSpec:
-    """The sweep file as the local sweep reads it, with the command line's overrides."""
-    for option, value in (("--max-trials", max_trials), ("--max-concurrent", max_concurrent)):
-        if value is not None and value < 1:
-            raise ConfigError(f"{option} must be at least 1, got {value}")
-    spec = search_space.load(space, TUNABLE)
-    return spec.with_overrides(max_trials, max_concurrent, early_termination)
-
-
-def space_file(space: Path | None) -> str:
-    """Where the sweep file was read from: the given path, or the packaged default."""
-    if space is not None:
-        return str(space)
-    return str(resources.files("tracking_demo.sweep") / search_space.DEFAULT_SPACE_RESOURCE)
-
-
-def tuned_flags(spec: SweepSpec) -> dict[str, str]:
-    """Parameter name -> the trial command's option that HyperDrive passes its value as."""
-    return {name: cli_flag(name) for name in spec.parameters}
-
-
-def check_tuned_flags(spec: SweepSpec, task_args: Sequence[str]) -> None:
-    """Every tuned parameter is an option of the trial's task, and none is also fixed."""
-    task = submit.known_tasks()[MLP_TASK]
-    options = {
-        flag for param in task.params if isinstance(param, click.Option) for flag in param.opts
-    }
-    fixed = {arg.split("=", 1)[0] for arg in task_args if arg.startswith("--")}
-    for name, flag in tuned_flags(spec).items():
-        if flag not in options:
-            raise ConfigError(
-                f"{spec.source}: parameter '{name}' is not tunable: `tracking-demo train "
-                f"{MLP_TASK}` has no option {flag}"
-            )
-        if flag in fixed:
-            raise ConfigError(
-                f"task option '{flag}' is tuned by the sweep ({spec.source}): remove it from the "
-                "options after -- (or from the sweep file's parameters)"
-            )
-
-
-def make_sweep_request(
-    spec: SweepSpec,
-    space: str,
-    task_args: tuple[str, ...],
-    target: submit.JobTarget,
-    register_as: str | None,
-) -> SweepRequest:
-    """Options → a checked request; the trials never register (`register_as` is the sweep's)."""
-    job = submit.make_request(MLP_TASK, task_args, target, None)
-    check_tuned_flags(spec, task_args)
-    return SweepRequest(job=job, spec=spec, space_file=space, register_as=register_as)
 
 
 def hyperdrive_distribution(distribution: search_space.Distribution) -> list[Any]:
@@ -173,7 +106,7 @@ def termination_policy(spec: SweepSpec) -> Any:
 
 
 def trial_run_config(
-    request: submit.JobRequest, environment: Any, root: Path, data_argument: Any
+    request: spec.JobRequest, environment: Any, root: Path, data_argument: Any
 ) -> Any:
     """The trial as HyperDrive needs it: `script=` + `arguments=`, not `command=`.
 
@@ -194,7 +127,7 @@ def trial_run_config(
     from azureml.core import ScriptRunConfig
 
     single_job = submit.script_run_config(request, environment, root, data_argument)
-    program = submit.job_program(request)
+    program = spec.job_program(request)
     arguments = list(single_job.command)[len(program) :]
     return ScriptRunConfig(
         source_directory=single_job.source_directory,
@@ -280,7 +213,7 @@ def dry_run_spec(
             "name": job.dataset,
             "version": job.dataset_version,
             "mode": job.data_mode,
-            "input_name": submit.DATA_INPUT,
+            "input_name": spec.DATA_INPUT,
         }
         if job.dataset
         else None,
@@ -315,7 +248,7 @@ def submit_sweep(
     metric = sweep.spec.primary_metric.name
     best = run.get_best_run_by_primary_metric(include_failed=False, include_canceled=False)
     if best is None:
-        raise submit.JobFailedError(
+        raise spec.JobFailedError(
             f"sweep {run.id} completed but no finished trial reported '{metric}'"
         )
     metrics = best.get_metrics()
@@ -335,11 +268,6 @@ def submit_sweep(
         )
         result["model"]["sweep_id"] = run.id
     return result
-
-
-def version_tags(sweep_id: str, metrics: Mapping[str, Any]) -> dict[str, str]:
-    """The tags the local sweep gives the best trial's version, with the HyperDrive run's id."""
-    return registration_tags(MLP_TASK, metrics, {"sweep_run_id": sweep_id})
 
 
 def _last(value: Any) -> Any:
@@ -395,7 +323,7 @@ def main(
     max_trials: int | None,
     max_concurrent: int | None,
     no_early_termination: bool,
-    target: submit.JobTarget,
+    target: spec.JobTarget,
     register_as: str | None,
     wait: bool,
     dry_run: bool,

@@ -7,7 +7,7 @@
 # of `poetry install` works on any network, including indexes that serve only the simple API.
 # Re-running is cheap: the install is skipped while poetry.lock and pyproject.toml are unchanged.
 #
-#   bash scripts/setup.sh            # runtime + dev dependencies (tests, lint)
+#   bash scripts/setup.sh            # runtime + Azure SDK v2 + dev dependencies (tests, lint)
 #   SETUP_GROUPS=main bash scripts/setup.sh   # runtime dependencies only
 set -euo pipefail
 
@@ -23,7 +23,7 @@ PY
 
 poetry_version=2.5.1
 export_plugin_version=1.10.1
-groups=${SETUP_GROUPS:-main,dev}
+groups=${SETUP_GROUPS:-main,azure,dev}
 tools=.tools/poetry
 venv=.venv
 

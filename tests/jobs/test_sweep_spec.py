@@ -21,8 +21,8 @@ from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
 from mlflow.tracking import MlflowClient
 
 from jobs import snapshot
+from jobs import spec as spec_module
 from jobs import submit as submit_module
-from jobs import sweep as sweep_module
 from jobs.sweep import TRIAL_SCRIPT, main
 from tracking_demo.errors import ConfigError
 from tracking_demo.server.local import LocalServer
@@ -142,7 +142,7 @@ def test_the_trial_command_with_sampled_values_parses_as_the_task(
     """What a trial runs is `tracking-demo train housing-mlp` with the sampled options set."""
     example = default_spec["trial_command_example"]
     assert example[2:4] == ["train", MLP_TASK]
-    task = submit_module.known_tasks()[MLP_TASK]
+    task = spec_module.known_tasks()[MLP_TASK]
     context = task.make_context(MLP_TASK, example[4:], resilient_parsing=False)
     sampled = dict(zip(example[6::2], example[7::2], strict=True))
     space = default_spec["hyperdrive"]["hyperparameter_sampling"]["parameter_space"]
@@ -319,7 +319,7 @@ def test_a_missing_sweep_file_is_refused(root: Path, tmp_path: Path) -> None:
 def test_a_parameter_the_task_lacks_is_refused() -> None:
     spec = SweepSpec(parameters={"dropout": Choice((0.1, 0.2))}, source="s.yaml")
     with pytest.raises(ConfigError, match="has no option --dropout"):
-        sweep_module.check_tuned_flags(spec, ())
+        spec_module.check_tuned_flags(spec, ())
 
 
 def test_a_zero_budget_is_refused(root: Path) -> None:
@@ -392,12 +392,12 @@ def test_a_sweep_jobs_model_may_come_from_a_child_trial_run(mlflow_server: Local
     client.create_registered_model("one-job-sweep")
     client.create_model_version("one-job-sweep", f"runs:/{trial}/model", run_id=trial)
 
-    info = submit_module.registered_model(
+    info = spec_module.registered_model(
         mlflow_server.uri, parent, "one-job-sweep", include_children=True
     )
     assert info == {"name": "one-job-sweep", "version": "1", "run_id": trial}
-    with pytest.raises(submit_module.JobFailedError, match="registered no version"):
-        submit_module.registered_model(mlflow_server.uri, parent, "one-job-sweep")
+    with pytest.raises(spec_module.JobFailedError, match="registered no version"):
+        spec_module.registered_model(mlflow_server.uri, parent, "one-job-sweep")
 
 
 # --- the real submit path, with the workspace faked at the SDK's edge -----------------------
