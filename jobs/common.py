@@ -216,6 +216,29 @@ def print_spec(spec: Mapping[str, Any]) -> None:
     click.echo(json.dumps(spec, indent=2, default=str))
 
 
+SDK_VERSIONS = ("v2", "v1")
+
+sdk_option = click.option(
+    "--sdk",
+    type=click.Choice(SDK_VERSIONS),
+    default="v2",
+    show_default=True,
+    help="v2: azure-ai-ml, --dry-run prints CLI v2 YAML (the recommended path); v1: "
+    "azureml-core, for workspaces that still use it (its support ended 2026-06-30).",
+)
+emit_option = click.option(
+    "--emit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --dry-run (v2): also write the YAML to FILE, for `az ml ... create --file FILE`.",
+)
+
+
+def check_emit(sdk: str, dry_run: bool, emit: Path | None) -> None:
+    """`--emit` writes the v2 dry-run's YAML: anything else has nothing to write."""
+    if emit is not None and (sdk != "v2" or not dry_run):
+        raise ConfigError("--emit FILE writes the CLI v2 YAML: it needs --dry-run and --sdk v2")
+
+
 # Options the submitters that upload a snapshot and can run it here (`--local`) share.
 local_tracking_uri_option = click.option(
     "--tracking-uri",

@@ -26,7 +26,6 @@ from tracking_demo.tasks import catalog
 from tracking_demo.tasks.housing import TUNABLE, registration_tags
 
 MLP_TASK = catalog.HOUSING_MLP.name
-SDK_VERSIONS = ("v2", "v1")
 
 DATA_INPUT = "data"
 DATA_MODES = ("download", "mount")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobs import common
+from jobs.v2 import client
 
 
 @pytest.fixture
@@ -34,5 +35,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(common, "authentication", refuse)
+    monkeypatch.setattr(client, "credential", refuse)
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
