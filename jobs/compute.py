@@ -11,16 +11,20 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
 from jobs.common import (
     WorkspaceRef,
+    check_emit,
     command,
     describe_auth,
+    emit_option,
     load_workspace,
     print_spec,
+    sdk_option,
     workspace_options,
     workspace_or_reason,
 )
@@ -232,7 +236,13 @@ def delete_cluster(workspace: Any, name: str) -> None:
 )
 @click.option("--low-priority", is_flag=True, help="Low-priority VMs: cheaper, can be preempted.")
 @click.option("--delete", is_flag=True, help="Delete the cluster instead (clusters cost money).")
-@click.option("--dry-run", is_flag=True, help="Print the spec as JSON; no login, no network.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the cluster YAML (v2; JSON with --delete or --sdk v1); no login, no network.",
+)
+@sdk_option
+@emit_option
 @workspace_options
 def main(
     name: str | None,
@@ -244,11 +254,19 @@ def main(
     low_priority: bool,
     delete: bool,
     dry_run: bool,
+    sdk: str,
+    emit: Path | None,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Get or create an AmlCompute cluster and wait until it is ready, or --delete it."""
+    check_emit(sdk, dry_run, emit)
+    if emit is not None and delete:
+        raise ConfigError("--emit FILE writes the cluster YAML: --delete has none to write")
     request = cluster_request(name, vm_size, gpu, min_nodes, max_nodes, idle_seconds, low_priority)
+    if sdk == "v2":
+        run_v2(request, delete, dry_run, emit, ref)
+        return
     if dry_run:
         print_spec(dry_run_spec(request, ref, os.environ, delete))
         return
@@ -258,6 +276,45 @@ def main(
         click.echo(f"deleted cluster {request.name}")
         return
     cluster = get_or_create(workspace, request)
+    click.echo(f"cluster {cluster.name}: {cluster.provisioning_state}")
+
+
+def delete_spec_v2(name: str, ref: WorkspaceRef, environ: Mapping[str, str]) -> dict[str, Any]:
+    """A delete creates nothing, so there is no YAML: the JSON names what would be removed."""
+    return {
+        "action": "delete",
+        "name": name,
+        "workspace": workspace_or_reason(ref),
+        "auth": describe_auth(ref, environ),
+        "note": "MLClient.compute.begin_delete(name).result() needs the workspace; az ml "
+        "compute delete --name NAME does the same.",
+    }
+
+
+def run_v2(
+    request: ClusterRequest, delete: bool, dry_run: bool, emit: Path | None, ref: WorkspaceRef
+) -> None:
+    """SDK v2: the YAML on a dry run, else the MLClient calls; azure-ai-ml loads only here."""
+    if dry_run and delete:
+        print_spec(delete_spec_v2(request.name, ref, os.environ))
+        return
+    if dry_run:
+        from jobs.v2 import compute as compute_v2
+        from jobs.v2 import dry_run as dry_run_v2
+        from jobs.v2 import render
+
+        header = dry_run_v2.workspace_header(ref, os.environ)
+        render.emit(compute_v2.compute_yaml(request, header), emit)
+        return
+    from jobs.v2 import client
+    from jobs.v2 import compute as compute_v2
+
+    ml_client = client.ml_client(ref)
+    if delete:
+        compute_v2.delete(ml_client, request.name, ml_client.workspace_name)
+        click.echo(f"deleted cluster {request.name}")
+        return
+    cluster, _ = compute_v2.get_or_create(ml_client, request)
     click.echo(f"cluster {cluster.name}: {cluster.provisioning_state}")
 
 

@@ -24,10 +24,13 @@ import click
 
 from jobs.common import (
     WorkspaceRef,
+    check_emit,
     command,
     describe_auth,
+    emit_option,
     load_workspace,
     print_spec,
+    sdk_option,
     workspace_options,
     workspace_or_reason,
 )
@@ -310,7 +313,13 @@ def register(workspace: Any, request: DatasetRequest) -> tuple[Any, bool]:
     help="Register this web file instead of a folder (repeatable).",
 )
 @click.option("--mnist-urls", is_flag=True, help="Add the four published MNIST files as URLs.")
-@click.option("--dry-run", is_flag=True, help="Print the spec as JSON; no login, no network.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the data asset YAML (v2; JSON with --sdk v1); no login, no network.",
+)
+@sdk_option
+@emit_option
 @workspace_options
 def main(
     folder: Path | None,
@@ -319,16 +328,27 @@ def main(
     urls: tuple[str, ...],
     mnist_urls: bool,
     dry_run: bool,
+    sdk: str,
+    emit: Path | None,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
-    """Upload FOLDER to the default datastore and register it as FileDataset NAME.
+    """Upload FOLDER and register it as data asset NAME (v2) or FileDataset NAME (v1).
 
     With --from-url, register web files instead. A new version is registered only when the
     content (or the URL list) changed.
     """
+    check_emit(sdk, dry_run, emit)
+    if sdk == "v2" and target_path is not None:
+        raise ConfigError(
+            "--target-path is a --sdk v1 option (v2 uploads a folder to the workspace blob "
+            "store under LocalUpload/<content hash>/)"
+        )
     all_urls = (*urls, *(published_mnist_urls() if mnist_urls else ()))
     request = dataset_request(name, folder, all_urls, target_path)
+    if sdk == "v2":
+        run_v2(request, dry_run, emit, ref)
+        return
     if dry_run:
         print_spec(dry_run_spec(request, ref, os.environ))
         return
@@ -338,6 +358,23 @@ def main(
     dataset, new = register(load_workspace(ref), request)
     state = "registered" if new else "unchanged, kept"
     click.echo(f"dataset {request.name}: {state} version {dataset.version}")
+
+
+def run_v2(request: DatasetRequest, dry_run: bool, emit: Path | None, ref: WorkspaceRef) -> None:
+    """SDK v2: the YAML on a dry run, else the MLClient calls; azure-ai-ml loads only here."""
+    from jobs.v2 import dataset as dataset_v2
+
+    if dry_run:
+        from jobs.v2 import dry_run as dry_run_v2
+        from jobs.v2 import render
+
+        header = dry_run_v2.workspace_header(ref, os.environ)
+        render.emit(dataset_v2.data_yaml(request, header, emit), emit)
+        return
+    from jobs.v2 import client
+
+    asset, new = dataset_v2.register(client.ml_client(ref), request)
+    dataset_v2.report(request, asset, new)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,16 @@ import click
 
 from jobs.common import (
     WorkspaceRef,
+    auth_kind,
     authentication,
+    check_emit,
     command,
     describe_auth,
+    emit_option,
     load_workspace,
     print_spec,
     resolve_workspace,
+    sdk_option,
     workspace_options,
 )
 from tracking_demo.errors import ConfigError
@@ -201,18 +205,36 @@ def create_workspace(request: CreateRequest, ref: WorkspaceRef, environ: Mapping
     show_default=True,
     help="With --create: write CONFIG_DIR/.azureml/config.json.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the spec as JSON; no login, no network.")
+@click.option("--display-name", help="With --create (v2): the name the studio shows.")
+@click.option("--description", help="With --create (v2): the workspace's description.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the workspace YAML for --create (v2), else the spec as JSON; no login, no "
+    "network.",
+)
+@sdk_option
+@emit_option
 @workspace_options
 def main(
     create: bool,
     location: str | None,
     create_resource_group: bool,
     config_dir: Path,
+    display_name: str | None,
+    description: str | None,
     dry_run: bool,
+    sdk: str,
+    emit: Path | None,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
     """Print the workspace that config.json points to, or --create one and write its config."""
+    check_emit(sdk, dry_run, emit)
+    check_v2_options(sdk, create, create_resource_group, display_name, description, emit)
+    if sdk == "v2":
+        run_v2(create, location, config_dir, display_name, description, dry_run, emit, ref)
+        return
     if not create:
         check_show_options(location, create_resource_group)
         if dry_run:
@@ -226,6 +248,85 @@ def main(
         return
     workspace = create_workspace(request, ref, os.environ)
     click.echo("\n".join(workspace_lines(workspace)))
+    click.echo(f"wrote {request.config_file}")
+
+
+def check_v2_options(
+    sdk: str,
+    create: bool,
+    create_resource_group: bool,
+    display_name: str | None,
+    description: str | None,
+    emit: Path | None,
+) -> None:
+    """What one SDK cannot do is refused in one line, not silently skipped."""
+    described = [
+        option
+        for option, given in (("--display-name", display_name), ("--description", description))
+        if given
+    ]
+    if described and sdk != "v2":
+        raise ConfigError(f"{', '.join(described)}: --sdk v2 options (v1 creates without them)")
+    if described and not create:
+        raise ConfigError(
+            f"{', '.join(described)} given without --create (used only with --create)"
+        )
+    if sdk == "v2" and create_resource_group:
+        raise ConfigError(
+            "--create-resource-group: SDK v2 cannot create resource groups; create it with "
+            "`az group create --name GROUP --location LOCATION`, or use --sdk v1"
+        )
+    if emit is not None and not create:
+        raise ConfigError("--emit FILE writes the workspace YAML of --create: showing has none")
+
+
+def show_spec_v2(ref: WorkspaceRef, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Showing creates nothing, so there is no YAML: the JSON names what would be looked up."""
+    spec = show_spec(ref, environ)
+    spec["note"] = (
+        "MLClient.workspaces.get(name) needs the service: location, MLflow tracking URI and "
+        "studio URL are read from it on a real run."
+    )
+    return spec
+
+
+def run_v2(
+    create: bool,
+    location: str | None,
+    config_dir: Path,
+    display_name: str | None,
+    description: str | None,
+    dry_run: bool,
+    emit: Path | None,
+    ref: WorkspaceRef,
+) -> None:
+    """SDK v2: the YAML (create) or JSON (show) on a dry run, else the MLClient calls."""
+    if not create:
+        check_show_options(location, False)
+        if dry_run:
+            print_spec(show_spec_v2(ref, os.environ))
+            return
+        from jobs.v2 import client
+        from jobs.v2 import workspace as workspace_v2
+
+        ml_client = client.ml_client(ref)
+        found = ml_client.workspaces.get(ml_client.workspace_name)
+        click.echo("\n".join(workspace_v2.workspace_lines(found)))
+        return
+    request = create_request(ref, location, False, config_dir)
+    auth = auth_kind(ref, os.environ)
+    from jobs.v2 import render
+    from jobs.v2 import workspace as workspace_v2
+
+    entity = workspace_v2.workspace_entity(request, display_name, description)
+    if dry_run:
+        header = workspace_v2.create_header(request, auth)
+        render.emit(workspace_v2.workspace_yaml(entity, header), emit)
+        return
+    ml_client = workspace_v2.resource_group_client(request, ref)
+    created, _ = workspace_v2.get_or_create(ml_client, entity)
+    workspace_v2.write_config(request)
+    click.echo("\n".join(workspace_v2.workspace_lines(created)))
     click.echo(f"wrote {request.config_file}")
 
 

@@ -23,7 +23,9 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def dry_run(config: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    return spec_of(invoke("--dry-run", "--workspace-config", str(config), *args, env=env))
+    return spec_of(
+        invoke("--sdk", "v1", "--dry-run", "--workspace-config", str(config), *args, env=env)
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,7 @@ def test_dry_run_without_config_says_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = invoke("--dry-run")
+    result = invoke("--sdk", "v1", "--dry-run")
     assert result.exit_code == 0, result.output
     spec = json.loads(result.stdout)
     assert "no workspace config.json" in spec["workspace"]["unresolved"]
@@ -118,7 +120,7 @@ def test_service_principal_secret_is_never_printed(config: Path) -> None:
         "AZURE_TENANT_ID": "tenant-1",
         "AZURE_CLIENT_SECRET": SECRET,
     }
-    result = invoke("--dry-run", "--workspace-config", str(config), env=env)
+    result = invoke("--sdk", "v1", "--dry-run", "--workspace-config", str(config), env=env)
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
     auth = json.loads(result.stdout)["auth"]
@@ -179,6 +181,8 @@ def test_module_help() -> None:
 
 @pytest.mark.slow
 def test_module_dry_run_gpu(config: Path) -> None:
-    spec = module_spec("compute", "--dry-run", "--gpu", "--workspace-config", str(config))
+    spec = module_spec(
+        "compute", "--sdk", "v1", "--dry-run", "--gpu", "--workspace-config", str(config)
+    )
     assert spec["provisioning_configuration"]["vm_size"] == "Standard_NC4as_T4_v3"
     assert spec["workspace"]["resource_group"] == "rg-1"

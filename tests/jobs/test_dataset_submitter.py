@@ -36,7 +36,9 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def dry_run(config: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    return spec_of(invoke("--dry-run", "--workspace-config", str(config), *args, env=env))
+    return spec_of(
+        invoke("--sdk", "v1", "--dry-run", "--workspace-config", str(config), *args, env=env)
+    )
 
 
 def test_hash_is_the_same_for_the_same_files_elsewhere(folder: Path, tmp_path: Path) -> None:
@@ -119,8 +121,9 @@ def test_secret_is_never_printed(config: Path, folder: Path) -> None:
         "AZURE_CLIENT_SECRET": SECRET,
     }
     result = invoke(
-        "--dry-run", "--workspace-config", str(config), str(folder), "--name", "m", env=env
-    )
+        "--sdk", "v1", "--dry-run", "--workspace-config", str(config), str(folder), "--name", "m",
+        env=env,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
     assert json.loads(result.stdout)["auth"]["client_secret"] == "***"
@@ -144,7 +147,7 @@ def test_without_dataprep_a_real_run_stops_in_one_line(
 ) -> None:
     without_dataprep(monkeypatch)
     assert_refused(
-        invoke("--workspace-config", str(config), str(folder), "--name", "moons"),
+        invoke("--sdk", "v1", "--workspace-config", str(config), str(folder), "--name", "moons"),
         "needs azureml-dataprep, which is published only for x86_64",
         "run this step on an x86_64 machine or an Azure ML compute instance",
     )
@@ -265,8 +268,16 @@ def test_invalid_dataset_name_is_refused(config: Path, folder: Path) -> None:
 def test_target_path_leaving_the_datastore_folder_is_refused(config: Path, folder: Path) -> None:
     assert_refused(
         invoke(
-            "--workspace-config", str(config), str(folder), "--name", "m", "--target-path", "../x"
-        ),
+            "--sdk",
+            "v1",
+            "--workspace-config",
+            str(config),
+            str(folder),
+            "--name",
+            "m",
+            "--target-path",
+            "../x",
+        ),  # fmt: skip
         "--target-path '../x' is not a datastore folder",
     )
 
@@ -283,7 +294,8 @@ def test_module_help() -> None:
 @pytest.mark.slow
 def test_module_dry_run_folder(config: Path, folder: Path) -> None:
     spec = module_spec(
-        "dataset", "--dry-run", str(folder), "--name", "moons", "--workspace-config", str(config)
-    )
+        "dataset", "--sdk", "v1", "--dry-run", str(folder), "--name", "moons",
+        "--workspace-config", str(config),
+    )  # fmt: skip
     assert spec["content_sha256"] == dataset.folder_content(folder).sha256
     assert spec["files"] == 2

@@ -72,7 +72,9 @@ def test_dry_run_options_override_the_config(tmp_path: Path) -> None:
 
 
 def test_dry_run_create_shows_the_exact_create_call(tmp_path: Path) -> None:
-    spec = spec_of(invoke("--dry-run", *create_args(tmp_path), "--create-resource-group"))
+    spec = spec_of(
+        invoke("--sdk", "v1", "--dry-run", *create_args(tmp_path), "--create-resource-group")
+    )
     assert spec["action"] == "create"
     assert spec["create"] == {
         "name": "tracking-ws",
@@ -96,7 +98,7 @@ def test_secret_is_never_printed(tmp_path: Path) -> None:
     }
     (tmp_path / "config.json").write_text(json.dumps(IDENTITY))
     shown = invoke("--dry-run", "--workspace-config", str(tmp_path), env=env)
-    created = invoke("--dry-run", *create_args(tmp_path / "new"), env=env)
+    created = invoke("--sdk", "v1", "--dry-run", *create_args(tmp_path / "new"), env=env)
     for result in (shown, created):
         assert SECRET not in result.output
         assert spec_of(result)["auth"] == {
