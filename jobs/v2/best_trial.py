@@ -2,8 +2,9 @@
 
 SDK v2 has no `get_best_run_by_primary_metric`: the trials are the sweep job's MLflow child runs
 (tag `mlflow.parentRunId` = the sweep job's name), each logging the primary metric itself. Only
-trials that finished count, as v1 asks HyperDrive for (no failed, no canceled trials); a metric
-logged per epoch counts with its last value, as v1 reports it.
+trials that finished count (MLflow status FINISHED, Azure ML's Completed), as v1 asks HyperDrive
+for (no failed, no canceled trials); a metric logged per epoch counts with its last value, as v1
+reports it and as Azure ML's MLflow returns it.
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ def finished_trials(tracking_uri: str, experiment: str, sweep_name: str) -> list
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return []
+    # Azure ML's MLflow filters by tag but not by `attributes.status`: that test is made here.
     runs = client.search_runs(
-        [found.experiment_id],
-        filter_string=f"tags.{PARENT_TAG} = '{sweep_name}' and attributes.status = '{FINISHED}'",
+        [found.experiment_id], filter_string=f"tags.{PARENT_TAG} = '{sweep_name}'"
     )
-    return [Trial(run.info.run_id, dict(run.data.metrics)) for run in runs]
+    return [
+        Trial(run.info.run_id, dict(run.data.metrics))
+        for run in runs
+        if run.info.status == FINISHED
+    ]
 
 
 def best_of(trials: list[Trial], metric: PrimaryMetric) -> Trial | None:
