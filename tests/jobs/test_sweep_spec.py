@@ -377,7 +377,7 @@ def test_module_help() -> None:
     assert_module_help(
         "sweep",
         "Usage: python -m jobs.sweep",
-        *("--space", "--max-trials", "--no-early-termination", "--register-as"),
+        *("--space", "--max-trials", "--no-early-termination", "--register-as", "--sdk", "--emit"),
     )
 
 
