@@ -1,4 +1,8 @@
-"""The housing MLP sweep as an Azure ML HyperDrive run: `python -m jobs.sweep [options]`.
+"""The housing MLP sweep on Azure ML: `python -m jobs.sweep [options]`.
+
+`--sdk v2` (the default) submits it as an SDK v2 `SweepJob` (jobs/v2/sweep.py, whose `--dry-run`
+prints the YAML `az ml job create --file` accepts); `--sdk v1`, described here, as a HyperDrive
+run through azureml-core.
 
 The sweep file (`--space`, default the packaged `housing_sweep.yaml`) is the one that
 `tracking-demo sweep housing-mlp` reads, parsed by the same `search_space.load`, so the local
@@ -35,9 +39,12 @@ import click
 from jobs import environments, snapshot, spec, submit
 from jobs.common import (
     WorkspaceRef,
+    check_emit,
     command,
     describe_auth,
+    emit_option,
     print_spec,
+    sdk_option,
     source_option,
     workspace_options,
     workspace_or_reason,
@@ -313,8 +320,13 @@ def register_best(
     "--wait", is_flag=True, help="Stream the sweep, then print the best trial and its metrics."
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Print the HyperDrive spec as JSON; no workspace, no network."
+    "--dry-run",
+    is_flag=True,
+    help="v2: print the SweepJob YAML (for `az ml job create --file`); v1: the HyperDrive "
+    "spec as JSON. No workspace, no network.",
 )
+@emit_option
+@sdk_option
 @source_option
 @workspace_options
 def main(
@@ -327,23 +339,36 @@ def main(
     register_as: str | None,
     wait: bool,
     dry_run: bool,
+    emit: Path | None,
+    sdk: str,
     source: Path,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
-    """Run the housing MLP sweep as a HyperDrive run; options after `--` go to every trial.
+    """Run the housing MLP sweep as an Azure ML sweep job (v2) or HyperDrive run (v1); options
+    after `--` go to every trial.
 
     \b
-      python -m jobs.sweep --dataset housing --dry-run
+      python -m jobs.sweep --dataset housing --dry-run --emit sweep.yml
+      python -m jobs.sweep --sdk v1 --dataset housing --dry-run
       python -m jobs.sweep --space my_sweep.yaml --max-trials 20 --dataset housing --wait
       python -m jobs.sweep --dataset housing --wait --register-as housing -- --learning-rate 0.01
     """
+    check_emit(sdk, dry_run, emit)
     if register_as and not wait and not dry_run:
         raise ConfigError(
             "--register-as needs --wait (the best trial is known once the sweep ends)"
         )
     spec = load_spec(space, max_trials, max_concurrent, not no_early_termination)
     sweep = make_sweep_request(spec, space_file(space), task_args, target, register_as)
+    if sdk == "v2":
+        from jobs.v2 import sweep as v2_sweep
+
+        if dry_run:
+            v2_sweep.dry_run(sweep, ref, source, emit, os.environ)
+            return
+        print_spec(v2_sweep.submit_sweep(sweep, ref, source, wait, os.environ))
+        return
     if dry_run:
         print_spec(dry_run_spec(sweep, ref, source, os.environ))
         return

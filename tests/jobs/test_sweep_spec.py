@@ -17,7 +17,7 @@ from typing import Any
 import azureml.core
 import pytest
 from click.testing import CliRunner, Result
-from jobs_cli import assert_module_help, assert_refused, module_spec, spec_of
+from jobs_cli import assert_module_help, assert_refused, module_spec, run_module, spec_of
 from mlflow.tracking import MlflowClient
 
 from jobs import snapshot
@@ -34,6 +34,7 @@ from tracking_demo.sweep.space import (
     PrimaryMetric,
     SweepSpec,
     Uniform,
+    cli_flag,
 )
 from tracking_demo.tasks.catalog import HOUSING_MLP
 from tracking_demo.tasks.housing import TUNABLE
@@ -64,9 +65,10 @@ def root(pytestconfig: pytest.Config) -> Path:
     return pytestconfig.rootpath
 
 
-def invoke(root: Path, *args: str) -> Result:
-    """Submitter options first: everything after `--` belongs to every trial."""
-    return CliRunner().invoke(main, ["--source", str(root), *args], env={})
+def invoke(root: Path, *args: str, sdk: str = "v1") -> Result:
+    """Submitter options first: everything after `--` belongs to every trial. These tests read
+    the v1 (HyperDrive) spec; tests/jobs/test_v2_sweep.py reads the v2 SweepJob."""
+    return CliRunner().invoke(main, ["--source", str(root), "--sdk", sdk, *args], env={})
 
 
 def dry_run(root: Path, *args: str) -> dict[str, Any]:
@@ -253,14 +255,45 @@ def local_view_of(hyperdrive: dict[str, Any]) -> SweepSpec:
     )
 
 
-@pytest.mark.slow
-def test_local_sweep_and_azure_spec_read_one_file_and_agree(tmp_path: Path) -> None:
-    """The issue's check: the local sweep and HyperDrive agree on space, policy and metric."""
-    path = write_sweep(tmp_path, CUSTOM_SWEEP)
-    local = search_space.load(path, TUNABLE)  # what `tracking-demo sweep housing-mlp` uses
-    spec = module_spec("sweep", "--dry-run", "--space", str(path), *IMAGE)
-    azure = local_view_of(spec["hyperdrive"])
+def local_view_of_sweep_job(job: Any) -> SweepSpec:
+    """The v2 SweepJob (as `load_job` reads the emitted YAML) mapped back into the local
+    sweep's terms; each parameter must reach the trial command as its task option."""
+    from azure.ai.ml.sweep import SweepJob
 
+    assert isinstance(job, SweepJob)
+    parameters: dict[str, search_space.Distribution] = {}
+    for name, distribution in job.search_space.items():
+        assert f"{cli_flag(name)} ${{{{search_space.{name}}}}}" in job.trial.command, name
+        if distribution.type == "choice":
+            parameters[name] = Choice(tuple(distribution.values))
+        elif distribution.type == "uniform":
+            parameters[name] = Uniform(distribution.min_value, distribution.max_value)
+        elif distribution.type == "loguniform":
+            low, high = distribution.min_value, distribution.max_value
+            parameters[name] = LogUniform(math.exp(low), math.exp(high))
+        else:
+            raise AssertionError(f"unexpected v2 distribution {distribution.type}")
+    policy = None
+    if job.early_termination is not None:
+        bandit = job.early_termination
+        assert bandit.type == "bandit"
+        policy = BanditPolicy(
+            slack_factor=bandit.slack_factor or None,  # the SDK leaves the unset one at 0
+            slack_amount=bandit.slack_amount or None,
+            evaluation_interval=bandit.evaluation_interval,
+            delay_evaluation=bandit.delay_evaluation,
+        )
+    return SweepSpec(
+        parameters=parameters,
+        primary_metric=PrimaryMetric(job.objective.primary_metric, job.objective.goal),
+        policy=policy,
+        max_trials=job.limits.max_total_trials,
+        max_concurrent=job.limits.max_concurrent_trials,
+    )
+
+
+def assert_same_sweep(azure: SweepSpec, local: SweepSpec) -> None:
+    """Space (names, kinds, values or bounds), policy, metric and goal, trial budget."""
     assert set(azure.parameters) == set(local.parameters)
     for name, distribution in local.parameters.items():
         mapped = azure.parameters[name]
@@ -276,7 +309,67 @@ def test_local_sweep_and_azure_spec_read_one_file_and_agree(tmp_path: Path) -> N
     assert azure.policy == local.policy
     assert azure.primary_metric == local.primary_metric
     assert (azure.max_trials, azure.max_concurrent) == (local.max_trials, local.max_concurrent)
+
+
+def emitted_sweep_job(path: Path) -> Any:
+    from azure.ai.ml import load_job
+
+    return load_job(path)
+
+
+MAXIMIZING_SWEEP = """
+parameters:
+  batch_size: {choice: [8, 64]}
+  learning_rate: {uniform: [0.001, 0.02]}
+primary_metric: {name: val_r2, goal: maximize}
+max_trials: 3
+max_concurrent: 1
+"""
+SLACK_FACTOR_LOGUNIFORM_SWEEP = """
+parameters:
+  epochs: {choice: [2, 4]}
+  learning_rate: {loguniform: [0.00001, 0.3]}
+early_termination: {policy: bandit, slack_factor: 0.2, delay_evaluation: 5}
+"""
+
+
+@pytest.mark.parametrize(
+    "text", [None, CUSTOM_SWEEP, MAXIMIZING_SWEEP, SLACK_FACTOR_LOGUNIFORM_SWEEP]
+)
+@pytest.mark.usefixtures("no_network")
+def test_local_sweep_hyperdrive_and_sweep_job_agree(
+    root: Path, tmp_path: Path, text: str | None
+) -> None:
+    """Three readers of one file: the local sweep, v1's HyperDrive and v2's SweepJob."""
+    space = () if text is None else ("--space", str(write_sweep(tmp_path, text)))
+    local = search_space.load(Path(space[1]) if space else None, TUNABLE)
+    hyperdrive = local_view_of(dry_run(root, *IMAGE, *space)["hyperdrive"])
+    emitted = tmp_path / "sweep.yml"
+    result = invoke(root, "--dry-run", "--emit", str(emitted), *IMAGE, *space, sdk="v2")
+    assert result.exit_code == 0, result.output
+    sweep_job = local_view_of_sweep_job(emitted_sweep_job(emitted))
+
+    assert_same_sweep(hyperdrive, local)
+    assert_same_sweep(sweep_job, local)
+
+
+@pytest.mark.slow
+def test_local_sweep_and_azure_spec_read_one_file_and_agree(tmp_path: Path) -> None:
+    """The issue's check, run as a user runs it: the local sweep, HyperDrive (v1) and the
+    SweepJob (v2) agree on space, policy and metric."""
+    path = write_sweep(tmp_path, CUSTOM_SWEEP)
+    local = search_space.load(path, TUNABLE)  # what `tracking-demo sweep housing-mlp` uses
+    spec = module_spec("sweep", "--sdk", "v1", "--dry-run", "--space", str(path), *IMAGE)
+    emitted = tmp_path / "sweep.yml"
+    module_spec_v2 = run_module(
+        "sweep", "--dry-run", "--emit", str(emitted), "--space", str(path), *IMAGE
+    )
+    assert module_spec_v2.returncode == 0, module_spec_v2.stderr
+
+    assert_same_sweep(local_view_of(spec["hyperdrive"]), local)
+    assert_same_sweep(local_view_of_sweep_job(emitted_sweep_job(emitted)), local)
     assert spec["space"] == {"file": str(path), "spec": local.describe()}
+    assert f"# space: {path}" in module_spec_v2.stdout.splitlines()
 
 
 @pytest.mark.slow
@@ -284,7 +377,7 @@ def test_module_help() -> None:
     assert_module_help(
         "sweep",
         "Usage: python -m jobs.sweep",
-        *("--space", "--max-trials", "--no-early-termination", "--register-as"),
+        *("--space", "--max-trials", "--no-early-termination", "--register-as", "--sdk", "--emit"),
     )
 
 
