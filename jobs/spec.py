@@ -23,7 +23,6 @@ from tracking_demo.errors import ConfigError, TrackingDemoError
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.space import SweepSpec, cli_flag
 from tracking_demo.tasks import catalog
-from tracking_demo.tasks.housing import TUNABLE, registration_tags
 
 MLP_TASK = catalog.HOUSING_MLP.name
 
@@ -241,6 +240,8 @@ def load_spec(
     for option, value in (("--max-trials", max_trials), ("--max-concurrent", max_concurrent)):
         if value is not None and value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
+    from tracking_demo.tasks.housing import TUNABLE  # TensorFlow's and MLflow's import time
+
     spec = search_space.load(space, TUNABLE)
     return spec.with_overrides(max_trials, max_concurrent, early_termination)
 
@@ -292,4 +293,6 @@ def make_sweep_request(
 
 def version_tags(sweep_id: str, metrics: Mapping[str, Any]) -> dict[str, str]:
     """The tags the local sweep gives the best trial's version, with the HyperDrive run's id."""
+    from tracking_demo.tasks.housing import registration_tags
+
     return registration_tags(MLP_TASK, metrics, {"sweep_run_id": sweep_id})
