@@ -6,15 +6,27 @@ created beforehand. This recreates all of that in a temporary folder against a l
 server, runs the same command in a fresh process with no inherited environment beyond the
 basics, and then checks through MlflowClient what the job must leave: the same run FINISHED,
 its metrics, the model, and the registered version when one was asked for.
+
+The MLflow variables follow the SDK the job is submitted with. A v2 command job runs its command
+line in a shell, with MLflow configured for the workspace and the job's run already started
+("Track jobs running on Azure Machine Learning", V2_JOB_VARIABLES_DOC; the runtime sets
+MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID and overrides any the job sets,
+V2_JOB_VARIABLES_ISSUE). `--local --sdk v2` sets V2_JOB_VARIABLES, pointing at the local server;
+MLFLOW_TRACKING_TOKEN (the job's short-lived workspace token) is left unset, as a local server
+needs none. `--sdk v1` keeps V1_JOB_VARIABLES and runs the command as an argument list.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +39,54 @@ from tracking_demo.tracking import tags
 
 # What survives from the caller's environment: enough to find programs and write files.
 INHERITED = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+V2_JOB_VARIABLES_DOC = (
+    "https://learn.microsoft.com/azure/machine-learning/how-to-use-mlflow-cli-runs"
+    "#track-jobs-running-on-azure-machine-learning"
+)
+V2_JOB_VARIABLES_ISSUE = "https://github.com/Azure/azure-sdk-for-python/issues/38813"
+# The MLflow (and run) variables a job gets, by SDK; the values are this machine's.
+V1_JOB_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "AZUREML_RUN_ID",
+    "AZUREML_EXPERIMENT_NAME",
+)
+V2_JOB_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "AZUREML_RUN_ID",
+)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """The run Azure ML creates before the node starts, and where it logs."""
+
+    tracking_uri: str
+    run_id: str
+    experiment_id: str
+    experiment: str
+
+
+def mlflow_variables(run: JobRun, sdk: str) -> dict[str, str]:
+    """V1_JOB_VARIABLES or V2_JOB_VARIABLES with this machine's server and run."""
+    values = {
+        "MLFLOW_TRACKING_URI": run.tracking_uri,
+        "MLFLOW_RUN_ID": run.run_id,
+        "MLFLOW_EXPERIMENT_ID": run.experiment_id,
+        "MLFLOW_EXPERIMENT_NAME": run.experiment,
+        "AZUREML_RUN_ID": run.run_id,  # a v2 job's name is its run id
+        "AZUREML_EXPERIMENT_NAME": run.experiment,
+    }
+    names = V2_JOB_VARIABLES if sdk == "v2" else V1_JOB_VARIABLES
+    return {name: values[name] for name in names}
 
 
 def job_environment(
-    request: JobRequest, tracking_uri: str, run_id: str, environ: Mapping[str, str]
+    request: JobRequest, run: JobRun, environ: Mapping[str, str], sdk: str = "v1"
 ) -> dict[str, str]:
     """Azure ML's job variables, with the tracking server and run of this machine."""
     bin_dir = str(Path(sys.executable).parent)
@@ -38,11 +94,7 @@ def job_environment(
     variables.update(
         {
             "PATH": os.pathsep.join([bin_dir, "/usr/local/bin", "/usr/bin", "/bin"]),
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLFLOW_RUN_ID": run_id,
-            "MLFLOW_EXPERIMENT_NAME": request.experiment,
-            "AZUREML_RUN_ID": run_id,
-            "AZUREML_EXPERIMENT_NAME": request.experiment,
+            **mlflow_variables(run, sdk),
             "MLFLOW_DISABLE_TELEMETRY": "true",
             **job_variables(request),
         }
@@ -61,6 +113,22 @@ def resolved_command(request: JobRequest, data_path: Path) -> list[str]:
     return command
 
 
+def v2_command_line(request: JobRequest, data_path: Path) -> str:
+    """The v2 job's command line as its YAML has it, the data input at its mount point.
+
+    `--data DIR` stands in for the data input with or without `--dataset`, as v1's does."""
+    from jobs.v2.command_job import DATA_PLACEHOLDER, command_line
+
+    with_input = request if request.dataset else dataclasses.replace(request, dataset="local")
+    return command_line(with_input).replace(DATA_PLACEHOLDER, shlex.quote(str(data_path)))
+
+
+def shell_command(line: str) -> list[str]:
+    """A v2 command job runs its command line in a shell; `python` and `tracking-demo` are this
+    virtualenv's, first on the job's PATH."""
+    return [shutil.which("bash") or "/bin/bash", "-c", line]
+
+
 def create_job_run(tracking_uri: str, experiment: str, task: str, where: str = "local") -> str:
     """The run Azure ML would create before the node starts (`where`: local, image)."""
     from mlflow.tracking import MlflowClient
@@ -70,6 +138,15 @@ def create_job_run(tracking_uri: str, experiment: str, task: str, where: str = "
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(experiment_id, run_name=f"{task}-{where}-job", tags={tags.JOB: where})
     return run.info.run_id
+
+
+def job_run(tracking_uri: str, experiment: str, task: str) -> JobRun:
+    """`create_job_run`, with the experiment id a v2 job also gets."""
+    from mlflow.tracking import MlflowClient
+
+    run_id = create_job_run(tracking_uri, experiment, task)
+    experiment_id = MlflowClient(tracking_uri=tracking_uri).get_run(run_id).info.experiment_id
+    return JobRun(tracking_uri, run_id, experiment_id, experiment)
 
 
 def check_job_run(tracking_uri: str, run_id: str, register_as: str | None) -> dict[str, Any]:
@@ -115,8 +192,12 @@ def run_locally(
     tracking_uri: str | None,
     environ: Mapping[str, str],
     job_dir: Path | None = None,
+    sdk: str = "v1",
 ) -> dict[str, Any]:
-    """Run the job command in a node-like folder and return what the run left."""
+    """Run the job command in a node-like folder and return what the run left.
+
+    `sdk`: v2 runs the command job's line in a shell with V2_JOB_VARIABLES; v1 the argument
+    list with V1_JOB_VARIABLES."""
     from tracking_demo.tracking.settings import resolve_tracking_uri
 
     if not data.is_dir():
@@ -135,13 +216,19 @@ def run_locally(
         mount = node / "mnt" / "inputs" / "data"
         mount.parent.mkdir(parents=True, exist_ok=True)
         mount.symlink_to(data.resolve(), target_is_directory=True)
-        run_id = create_job_run(uri, request.experiment, request.task)
-        command = resolved_command(request, mount)
+        run = job_run(uri, request.experiment, request.task)
+        run_id = run.run_id
+        shown: str | list[str]
+        if sdk == "v2":
+            shown = v2_command_line(request, mount)
+            command = shell_command(shown)
+        else:
+            command = shown = resolved_command(request, mount)
         click.echo(f"local job {run_id}: {' '.join(command)}", err=True)
         finished = subprocess.run(
             command,
             cwd=working,
-            env=job_environment(request, uri, run_id, environ),
+            env=job_environment(request, run, environ, sdk),
             check=False,
         )
         if finished.returncode != 0:
@@ -151,5 +238,6 @@ def run_locally(
         result = check_job_run(uri, run_id, request.register_as)
     result["tracking_uri"] = uri
     result["snapshot"] = taken.summary()
-    result["command"] = command
+    result["command"] = shown
+    result["sdk"] = sdk
     return result

@@ -5,7 +5,8 @@ The job is the one contract of docs/architecture.md, rule 6:
 with `--command sweep`, the whole local sweep `tracking-demo sweep TASK --data DIR [options]` as
 one job). This module only packages that command (snapshot, environment, compute, dataset) and
 never adds training logic; `--local` runs the very same command here against a local MLflow
-server, and `--dry-run` prints what would be sent.
+server, and `--dry-run` prints what would be sent: the CLI v2 YAML with `--sdk v2` (the default,
+jobs.v2.submit), the azureml-core spec as JSON with `--sdk v1` (this module).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import click
 from jobs import environments, snapshot
 from jobs.common import (
     WorkspaceRef,
+    check_emit,
     command,
     describe_auth,
+    emit_option,
     load_workspace,
     local_tracking_uri_option,
     print_spec,
+    sdk_option,
     source_option,
     workspace_options,
     workspace_or_reason,
@@ -284,8 +288,12 @@ def job_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     help="With --wait: write the registered model's name and version as JSON here.",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Print the job spec as JSON; no workspace, no network."
+    "--dry-run",
+    is_flag=True,
+    help="Print the job (v2: CLI v2 YAML for `az ml job create --file`; v1: the JSON spec); "
+    "no workspace, no network.",
 )
+@emit_option
 @click.option(
     "--local",
     is_flag=True,
@@ -300,6 +308,7 @@ def job_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @local_tracking_uri_option
 @source_option
+@sdk_option
 @workspace_options
 def main(
     task: str,
@@ -314,6 +323,8 @@ def main(
     local_data: Path | None,
     tracking_uri: str | None,
     source: Path,
+    sdk: str,
+    emit: Path | None,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
@@ -324,7 +335,9 @@ def main(
       python -m jobs.submit mnist-cnn --gpu --dataset mnist --wait -- --epochs 5
       python -m jobs.submit moons --local --data data/moons --register-as moons-rf
       python -m jobs.submit housing-mlp --command sweep --dataset housing --dry-run
+      python -m jobs.submit moons --dataset moons --dry-run --emit job.yml --sdk v2
     """
+    check_emit(sdk, dry_run, emit)
     if dry_run and local:
         raise ConfigError("--dry-run and --local are two different ways to check a job: pick one")
     if local and verb != "train":
@@ -336,6 +349,12 @@ def main(
     if model_info_out is not None and not register_as:
         raise ConfigError("--model-info-out needs --register-as NAME (the model it describes)")
     request = make_request(task, task_args, target, register_as, verb)
+    if dry_run and sdk == "v2":
+        from jobs.v2 import render
+        from jobs.v2.submit import dry_run_yaml
+
+        render.emit(dry_run_yaml(request, ref, source, os.environ, emit), emit)
+        return
     if dry_run:
         print_spec(dry_run_spec(request, ref, source, os.environ))
         return
@@ -344,10 +363,15 @@ def main(
 
         if local_data is None:
             raise ConfigError("--local needs --data DIR (the folder the dataset would be)")
-        result = run_locally(request, source, local_data, tracking_uri, os.environ)
+        result = run_locally(request, source, local_data, tracking_uri, os.environ, sdk=sdk)
         if model_info_out is not None and result.get("model"):
             write_model_info(result["model"], model_info_out)
         print_spec(result)
+        return
+    if sdk == "v2":
+        from jobs.v2 import submit as v2_submit
+
+        print_spec(v2_submit.submit(request, ref, source, wait, model_info_out, os.environ))
         return
     print_spec(submit(request, ref, source, wait, model_info_out))
 

@@ -1,4 +1,5 @@
-"""`jobs.submit --local`: the exact job command, in a fresh process with a job's environment."""
+"""`jobs.submit --sdk v1 --local`: the exact job command, in a fresh process with a job's
+environment (v2's: test_v2_submit.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def invoke_local(root: Path, data: Path, *args: str) -> Result:
-    """`python -m jobs.submit --local --data DATA ARGS` with the repository at `root`."""
-    return CliRunner().invoke(main, ["--source", str(root), "--local", "--data", str(data), *args])
+    """`python -m jobs.submit --sdk v1 --local --data DATA ARGS` with the repository at `root`."""
+    return CliRunner().invoke(
+        main, ["--source", str(root), "--sdk", "v1", "--local", "--data", str(data), *args]
+    )
 
 
 def run_local(root: Path, server: LocalServer, data: Path, *args: str) -> tuple[int, str]:

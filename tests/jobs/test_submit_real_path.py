@@ -1,4 +1,5 @@
-"""The submit path past the dry-run, with the workspace faked at the SDK's edge.
+"""The v1 submit path (`--sdk v1`) past the dry-run, with the workspace faked at the SDK's edge
+(v2's: test_v2_submit.py).
 
 No Azure endpoint is reachable here, so the workspace, the cluster and the run are small
 stand-ins; everything else is real: the ScriptRunConfig handed to `Experiment.submit`, the
@@ -106,7 +107,7 @@ def world(monkeypatch: pytest.MonkeyPatch, mlflow_server: LocalServer) -> FakeWo
 
 
 def invoke(root: Path, *args: str) -> Result:
-    return CliRunner().invoke(submit_module.main, ["--source", str(root), *args])
+    return CliRunner().invoke(submit_module.main, ["--source", str(root), "--sdk", "v1", *args])
 
 
 def registered_run(server: LocalServer, name: str) -> str:

@@ -1,4 +1,5 @@
-"""`python -m jobs.submit --dry-run`: the job spec from the real azureml-core objects, offline."""
+"""`python -m jobs.submit --sdk v1 --dry-run`: the job spec from the real azureml-core objects,
+offline (v2's YAML: test_v2_submit.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def root(pytestconfig: pytest.Config) -> Path:
 
 def invoke(root: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     """Submitter options first: everything after `--` belongs to the task."""
-    return CliRunner().invoke(main, ["--source", str(root), *args], env=env or {})
+    return CliRunner().invoke(main, ["--source", str(root), "--sdk", "v1", *args], env=env or {})
 
 
 def dry_run(root: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -253,6 +254,8 @@ def test_dry_run_as_a_user_runs_it(root: Path) -> None:
             "-m",
             "jobs.submit",
             "moons",
+            "--sdk",
+            "v1",
             "--environment",
             "image",
             "--image",

@@ -443,6 +443,7 @@ def test_submit_runs_the_local_sweep_as_one_job(root: Path) -> None:
         submit_module.main,
         [
             *("--source", str(root), MLP_TASK, "--command", "sweep", "--dataset", "housing"),
+            *("--sdk", "v1"),
             *("--register-as", "housing", *IMAGE, "--dry-run", "--", "--max-trials", "4"),
         ],
         env={},
