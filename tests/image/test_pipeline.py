@@ -233,20 +233,32 @@ def _train_steps(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
     return _steps(_stage(pipeline, "Train"))
 
 
-def _submit(pipeline: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The AzureCLI@2 step that runs jobs.submit, and the submit command's words."""
+def _submit_step(pipeline: dict[str, Any]) -> dict[str, Any]:
     steps = [s for s in _train_steps(pipeline) if s.get("task") == "AzureCLI@2"]
     assert len(steps) == 1, "one AzureCLI@2 step submits the job"
-    lines = [
-        line for line in steps[0]["inputs"]["inlineScript"].splitlines() if "jobs.submit" in line
-    ]
-    assert len(lines) == 1, "the inline script runs jobs.submit once"
-    return steps[0], shlex.split(lines[0])
+    return steps[0]
+
+
+def _script_line(step: dict[str, Any], marker: str) -> list[str]:
+    """The words of the one line of the step's inline script that contains `marker`."""
+    lines = [line for line in step["inputs"]["inlineScript"].splitlines() if marker in line]
+    assert len(lines) == 1, f"the inline script has one line with {marker}"
+    return shlex.split(lines[0])
+
+
+def _submit(pipeline: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The AzureCLI@2 step that submits, and the words of its jobs.submit (emit) command."""
+    step = _submit_step(pipeline)
+    return step, _script_line(step, "jobs.submit")
 
 
 def _option(words: list[str], name: str) -> str:
-    assert name in words, f"jobs.submit has no {name}"
+    assert name in words, f"the command has no {name}"
     return words[words.index(name) + 1]
+
+
+def _filled(words: list[str], values: dict[str, str]) -> list[str]:
+    return [re.sub(r"\$\(([\w.]+)\)", lambda m: values[m.group(1)], word) for word in words]
 
 
 def test_train_runs_only_on_main_when_the_parameter_asks(pipeline: dict[str, Any]) -> None:
@@ -266,7 +278,7 @@ def test_train_runs_only_on_main_when_the_parameter_asks(pipeline: dict[str, Any
     assert "eq('${{ parameters.train }}', 'true')" in condition
 
 
-def test_train_submits_the_pushed_image_through_an_arm_service_connection(
+def test_train_submits_cli_v2_yaml_for_the_pushed_image_through_an_arm_service_connection(
     pipeline: dict[str, Any],
 ) -> None:
     step, words = _submit(pipeline)
@@ -275,9 +287,9 @@ def test_train_submits_the_pushed_image_through_an_arm_service_connection(
     assert connection and connection.group(1) in variables, "a service connection variable"
     assert step["inputs"]["scriptType"] == "bash"
     assert words[:4] == [".venv/bin/python", "-m", "jobs.submit", "moons"]
+    assert "--sdk" not in words, "SDK v2 (the default) emits the CLI v2 YAML"
+    assert "--dry-run" in words
     assert _option(words, "--environment") == "image"
-    assert _option(words, "--auth") == "cli", "the login AzureCLI@2 makes, no secret"
-    assert "--wait" in words, "the stage waits and fails with the job"
 
     push = next(
         s["inputs"]
@@ -292,41 +304,58 @@ def test_train_submits_the_pushed_image_through_an_arm_service_connection(
     referenced = set(re.findall(r"\$\((\w+)\)", " ".join(words)))
     assert referenced <= set(variables), "every setting is a pipeline variable"
 
+    script = step["inputs"]["inlineScript"]
+    assert script.startswith("set -euo pipefail"), "any failing command fails the step"
+    extension = script.index("az extension add --name ml")
+    emit = script.index("jobs.submit")
+    create = _script_line(step, "az ml job create")
+    assert extension < emit < script.index("az ml job create")
+    assert _option(create, "--file") == _option(words, "--emit"), "the YAML just emitted"
+    assert _option(create, "--query") == "name"
+    assert "az ml job stream" in script and "az ml job show" in script
+    assert '[ "$status" != "Completed" ]' in script, "the step fails unless the job Completed"
+
     steps = _train_steps(pipeline)
     setup = [i for i, s in enumerate(steps) if s.get("script") == "bash scripts/setup.sh"]
     assert setup and setup[0] < steps.index(step), "the project is installed before submitting"
+    assert "azure" in steps[setup[0]]["env"]["SETUP_GROUPS"].split(","), "SDK v2 installed"
 
 
 def test_train_publishes_the_registered_models_name_and_version(
     pipeline: dict[str, Any],
 ) -> None:
-    step, words = _submit(pipeline)
-    model_info = _option(words, "--model-info-out")
+    step = _submit_step(pipeline)
+    check = _script_line(step, "jobs.model_info")
+    assert check[3] == "$job", "the model check reads the job az ml created"
+    assert _option(check, "--register-as") == "$(modelName)"
+    assert _option(check, "--auth") == "cli", "the login AzureCLI@2 makes, no secret"
+    model_info = _option(check, "--out")
     steps = _train_steps(pipeline)
     later = steps[steps.index(step) + 1 :]
     checks = [s for s in later if model_info.rpartition("/")[0] in s.get("script", "")]
     assert checks and "$(modelName)" in checks[0]["script"], "the JSON is checked before publishing"
-    assert _option(words, "--register-as") == "$(modelName)"
     published = [s for s in later if s.get("task") == "PublishPipelineArtifact@1"]
-    assert len(published) == 1
-    assert published[0]["inputs"]["targetPath"] == model_info.rpartition("/")[0]
-    assert published[0]["inputs"]["artifact"]
+    targets = {s["inputs"]["targetPath"] for s in published}
+    assert model_info.rpartition("/")[0] in targets
+    assert _option(_submit(pipeline)[1], "--emit").rpartition("/")[0] in targets, "the job YAML"
 
 
-def test_train_command_is_one_the_submitter_accepts(
+def test_train_emit_command_writes_yaml_az_ml_accepts(
     root: Path, pipeline: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The pipeline's exact command, variables filled in, through the real submitter's
-    --dry-run: its options exist and it resolves the image, workspace and model the stage means."""
+    """The stage's exact emit command, variables filled in, run here: the YAML it writes loads
+    with azure-ai-ml's own loader as the command job the stage means, for this run's image."""
+    from azure.ai.ml import load_job
+
     _, words = _submit(pipeline)
     values = {
         **_variables(pipeline),
         "Build.BuildId": "1234",
         "Build.ArtifactStagingDirectory": str(tmp_path),
     }
-    filled = [re.sub(r"\$\(([\w.]+)\)", lambda m: values[m.group(1)], word) for word in words]
+    filled = _filled(words, values)
     result = subprocess.run(
-        [sys.executable, *filled[1:], "--dry-run"],
+        [sys.executable, *filled[1:]],
         cwd=root,
         capture_output=True,
         text=True,
@@ -334,16 +363,17 @@ def test_train_command_is_one_the_submitter_accepts(
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    spec = json.loads(result.stdout)
+    emitted = Path(_option(filled, "--emit"))
+    job = load_job(emitted)
     variables = _variables(pipeline)
-    image = f"{variables['registryLoginServer']}/{variables['imageRepository']}:1234"
-    assert spec["environment_kind"] == "image"
-    assert spec["environment"]["docker"]["baseImage"] == image
-    assert spec["environment"]["python"]["interpreterPath"] == "/opt/venv/bin/python"
-    assert spec["register_as"] == variables["modelName"]
-    assert spec["workspace"] == {
-        "subscription_id": variables["subscriptionId"],
-        "resource_group": variables["resourceGroup"],
-        "workspace_name": variables["workspaceName"],
-    }
-    assert spec["auth"] == {"kind": "cli"}
+    assert job.type == "command"
+    assert job.environment.image == (
+        f"{variables['registryLoginServer']}/{variables['imageRepository']}:1234"
+    )
+    assert job.compute == variables["computeName"]
+    assert job.experiment_name == variables["experimentName"]
+    assert job.command.startswith("tracking-demo train moons --data ${{inputs.data}}")
+    assert f"--register-as {variables['modelName']}" in job.command
+    assert job.inputs["data"].path.endswith(f"{variables['datasetName']}@latest")
+    assert (emitted.parent / job.code).resolve() == root.resolve(), "code: the checkout"
+    job._to_rest_object()  # what az ml sends: builds offline
