@@ -97,9 +97,10 @@ def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(AUTH_KINDS),
             default="auto",
             show_default=True,
-            help="auto: a service principal when AZURE_CLIENT_ID, AZURE_TENANT_ID and "
-            "AZURE_CLIENT_SECRET are set, else interactive; cli: the `az login` session "
-            "(Azure DevOps AzureCLI@2).",
+            help="auto: v2 tries DefaultAzureCredential's chain (AZURE_* variables, managed "
+            "identity, the `az login` session, ..., then a browser); v1 a service principal "
+            "when AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET are set, else "
+            "interactive. cli: the `az login` session (Azure DevOps AzureCLI@2).",
         ),
         click.option("--tenant", help="Azure AD tenant for users in several tenants."),
         click.option("--workspace-name", help="Workspace name (with --subscription and -g)."),
