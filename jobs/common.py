@@ -212,6 +212,16 @@ def load_workspace(ref: WorkspaceRef, environ: Mapping[str, str] = os.environ) -
     )
 
 
+def workspace_tracking_uri(sdk: str, ref: WorkspaceRef) -> str:
+    """The workspace's MLflow tracking URI, read through the SDK the caller chose."""
+    if sdk == "v1":
+        return str(load_workspace(ref, os.environ).get_mlflow_tracking_uri())
+    from jobs.v2.client import ml_client
+
+    client = ml_client(ref, os.environ)
+    return str(client.workspaces.get(client.workspace_name).mlflow_tracking_uri)
+
+
 def print_spec(spec: Mapping[str, Any]) -> None:
     """The dry-run's answer: the resolved spec as JSON on stdout, nothing else there."""
     click.echo(json.dumps(spec, indent=2, default=str))
