@@ -97,9 +97,10 @@ def workspace_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Choice(AUTH_KINDS),
             default="auto",
             show_default=True,
-            help="auto: a service principal when AZURE_CLIENT_ID, AZURE_TENANT_ID and "
-            "AZURE_CLIENT_SECRET are set, else interactive; cli: the `az login` session "
-            "(Azure DevOps AzureCLI@2).",
+            help="auto: v2 tries DefaultAzureCredential's chain (AZURE_* variables, managed "
+            "identity, the `az login` session, ..., then a browser); v1 a service principal "
+            "when AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET are set, else "
+            "interactive. cli: the `az login` session (Azure DevOps AzureCLI@2).",
         ),
         click.option("--tenant", help="Azure AD tenant for users in several tenants."),
         click.option("--workspace-name", help="Workspace name (with --subscription and -g)."),
@@ -209,6 +210,16 @@ def load_workspace(ref: WorkspaceRef, environ: Mapping[str, str] = os.environ) -
         subscription_id=identity["subscription_id"],
         resource_group=identity["resource_group"],
     )
+
+
+def workspace_tracking_uri(sdk: str, ref: WorkspaceRef) -> str:
+    """The workspace's MLflow tracking URI, read through the SDK the caller chose."""
+    if sdk == "v1":
+        return str(load_workspace(ref, os.environ).get_mlflow_tracking_uri())
+    from jobs.v2.client import ml_client
+
+    client = ml_client(ref, os.environ)
+    return str(client.workspaces.get(client.workspace_name).mlflow_tracking_uri)
 
 
 def print_spec(spec: Mapping[str, Any]) -> None:

@@ -18,10 +18,11 @@ from jobs.common import (
     WorkspaceRef,
     command,
     describe_auth,
-    load_workspace,
     print_spec,
     resolve_workspace,
+    sdk_option,
     workspace_options,
+    workspace_tracking_uri,
 )
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError
@@ -40,12 +41,14 @@ from tracking_demo.errors import ConfigError
     help="Use this MLflow server's registry instead of the workspace's (e.g. a local server).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be fetched; no network.")
+@sdk_option
 @workspace_options
 def main(
     model_ref: str,
     out: Path,
     tracking_uri: str | None,
     dry_run: bool,
+    sdk: str,
     ref: WorkspaceRef,
     debug: bool,
 ) -> None:
@@ -67,7 +70,7 @@ def main(
             spec["tracking_uri"] = "the workspace's MLflow tracking URI (read from the workspace)"
         print_spec(spec)
         return
-    uri = tracking_uri or load_workspace(ref).get_mlflow_tracking_uri()
+    uri = tracking_uri or workspace_tracking_uri(sdk, ref)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     path = registry.download(model_ref, out)

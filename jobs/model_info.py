@@ -8,7 +8,6 @@ failure. The JSON written to `--out` is what deploys next (a pipeline artifact).
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,22 +16,12 @@ import click
 from jobs.common import (
     WorkspaceRef,
     command,
-    load_workspace,
     print_spec,
     sdk_option,
     workspace_options,
+    workspace_tracking_uri,
 )
 from jobs.spec import registered_model, write_model_info
-
-
-def workspace_tracking_uri(sdk: str, ref: WorkspaceRef) -> str:
-    """The workspace's MLflow tracking URI, read through the SDK the caller chose."""
-    if sdk == "v1":
-        return str(load_workspace(ref, os.environ).get_mlflow_tracking_uri())
-    from jobs.v2.client import ml_client
-
-    client = ml_client(ref, os.environ)
-    return str(client.workspaces.get(client.workspace_name).mlflow_tracking_uri)
 
 
 @command
