@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs import snapshot
 from jobs.common import WorkspaceRef, describe_auth, workspace_or_reason
-from jobs.spec import JobRequest
 from jobs.v2 import render
+
+if TYPE_CHECKING:  # the job spec is only named here: compute, dataset and automl do without it
+    from jobs.spec import JobRequest
 
 # What an inline (anonymous) environment must not carry: Azure ML names and versions it itself.
 ANONYMOUS_FIELDS = ("name", "version", "tags", "description")

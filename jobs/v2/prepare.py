@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -153,8 +154,21 @@ def in_workspace(ml_client: Any, request: JobRequest, environment: Any) -> Prepa
     return Prepared(request, environment, data_type)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def failure_reason(error: Exception) -> str:
+    """The run's error message from the SDK's JobException (`Exception : ` then the run's error
+    as JSON, bare or under "error"), first line only; else the exception's text on one line."""
+    text = str(error)
+    _, _, body = text.partition("\n")
+    try:
+        found = json.loads(body)
+    except ValueError:
+        found = None
+    if isinstance(found, Mapping):
+        inner = found.get("error")
+        message = (inner if isinstance(inner, Mapping) else found).get("message")
+        if message and str(message).strip():
+            return str(message).strip().splitlines()[0]
+    return " ".join(text.split())[:200]
 
 
 def wait_for(ml_client: Any, name: str, kind: str, url: str) -> str:
@@ -168,7 +182,7 @@ def wait_for(ml_client: Any, name: str, kind: str, url: str) -> str:
         try:
             ml_client.jobs.stream(name)
         except JobException as error:
-            reason = _one_line(str(error))[:200]
+            reason = failure_reason(error)
     status = str(ml_client.jobs.get(name).status)
     if status != COMPLETED:
         suffix = f" ({reason})" if reason else ""
