@@ -49,7 +49,6 @@ from jobs.common import (
     emit_option,
     print_spec,
     workspace_options,
-    workspace_or_reason,
 )
 from tracking_demo.errors import ConfigError
 
@@ -76,14 +75,12 @@ def header(
     staged: StagedTable | None,
     staged_at: str | None,
 ) -> list[str]:
-    """The YAML's comments: where it would run, as whom, on which rows, judged how."""
-    workspace = workspace_or_reason(ref)
-    where = workspace.get("unresolved") or "/".join(
-        workspace[key] for key in ("subscription_id", "resource_group", "workspace_name")
-    )
+    """The YAML's comments: where it would run, as whom (as every v2 dry-run says it), on which
+    rows, judged how."""
+    from jobs.v2 import dry_run
+
     lines = [
-        f"workspace: {where}",
-        f"auth: {auth_kind(ref, environ)}",
+        *dry_run.workspace_header(ref, environ),
         f"label: {LABEL}; primary metric: {PRIMARY_METRIC}; validation: "
         f"{VALIDATION_DATA_SIZE:.0%} of the training rows",
     ]
@@ -136,7 +133,7 @@ def submit(
     """Register (or reuse) the data, submit the job; with `wait`, its best trial (registered)."""
     from dataclasses import replace
 
-    from jobs.v2 import automl, automl_best, client, render
+    from jobs.v2 import automl, automl_best, client, prepare, render
 
     auth_kind(ref, os.environ)  # a missing service-principal variable fails before the login
     ml_client = client.ml_client(ref)
@@ -160,7 +157,7 @@ def submit(
     }
     if not wait:
         return result
-    result["status"] = automl.wait_for(ml_client, created.name)
+    result["status"] = prepare.wait_for(ml_client, created.name, "AutoML job", created.studio_url)
     uri = automl.tracking_uri(ml_client)
     best = automl_best.best_trial(uri, created.name)
     result["best"] = best.describe()

@@ -314,13 +314,13 @@ def run_v2(
         click.echo("\n".join(workspace_v2.workspace_lines(found)))
         return
     request = create_request(ref, location, False, config_dir)
-    auth = auth_kind(ref, os.environ)
+    auth_kind(ref, os.environ)  # a missing service principal variable fails before any build
     from jobs.v2 import render
     from jobs.v2 import workspace as workspace_v2
 
     entity = workspace_v2.workspace_entity(request, display_name, description)
     if dry_run:
-        header = workspace_v2.create_header(request, auth)
+        header = workspace_v2.create_header(request, ref, os.environ)
         render.emit(workspace_v2.workspace_yaml(entity, header), emit)
         return
     ml_client = workspace_v2.resource_group_client(request, ref)

@@ -8,8 +8,6 @@ existing asset, pinned to the version it resolved to so a rerun trains on the sa
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -27,7 +25,6 @@ from jobs.mltable import StagedTable
 from tracking_demo.errors import ConfigError
 
 MLTABLE = "mltable"
-COMPLETED = "Completed"
 
 
 def regression_job(request: AutoMLRequest) -> Any:
@@ -98,37 +95,6 @@ def existing_training_data(ml_client: Any, ref: AssetRef) -> AssetRef:
             "reads an mltable asset (give --data FOLDER with housing.csv to register one)"
         )
     return AssetRef(ref.name, str(asset.version))
-
-
-def failure_detail(error: Exception) -> str:
-    """The SDK's JobException carries the run's error as JSON after a first line of its own."""
-    text = str(error)
-    _, _, body = text.partition("\n")
-    try:
-        found = json.loads(body)
-    except ValueError:
-        return ""
-    message = found.get("message") if isinstance(found, Mapping) else None
-    return f": {str(message).strip().splitlines()[0]}" if message else ""
-
-
-def wait_for(ml_client: Any, name: str) -> str:
-    """Stream the job's log to the terminal; anything but Completed is a failed job."""
-    from jobs.spec import JobFailedError  # the job spec costs MLflow's import: only here
-
-    detail = ""
-    try:
-        ml_client.jobs.stream(name)
-    except Exception as error:  # the SDK's JobException: the job failed, or streaming stopped
-        if type(error).__name__ != "JobException":
-            raise
-        detail = failure_detail(error)
-    job = ml_client.jobs.get(name)
-    if job.status != COMPLETED:
-        raise JobFailedError(
-            f"AutoML job {name} is {job.status}, not {COMPLETED}{detail} ({job.studio_url})"
-        )
-    return str(job.status)
 
 
 def tracking_uri(ml_client: Any) -> str:

@@ -1,7 +1,10 @@
 """The job spec as a v2 command job: the same command, variables and data as v1 and `--local`.
 
 `${{inputs.data}}` stands where the data lands on the node; the data input is the registered
-`uri_folder` asset (`azureml:NAME:VERSION`, or `@latest`), downloaded or mounted read-only.
+asset (`azureml:NAME:VERSION`, or `@latest`), declared with the asset's own type: a `uri_folder`
+or `uri_file` is downloaded or mounted read-only as it is; an `mltable` is evaluated
+(`eval_download` / `eval_mount`), so the files its MLTable lists land in the input folder.
+A dry-run cannot look the asset up and declares `uri_folder`, the type of a registered folder.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 from jobs.spec import DATA_INPUT, JobRequest, job_command, job_variables
 
 DATA_PLACEHOLDER = "${{inputs." + DATA_INPUT + "}}"
-# Data mode names: the v1 options as v2 calls them.
-INPUT_MODES = {"download": "download", "mount": "ro_mount"}
+URI_FOLDER = "uri_folder"
+# Data mode names per asset type: the v1 options (`--data-mode`) as v2 calls them.
+INPUT_MODES = {
+    URI_FOLDER: {"download": "download", "mount": "ro_mount"},
+    "uri_file": {"download": "download", "mount": "ro_mount"},
+    "mltable": {"download": "eval_download", "mount": "eval_mount"},
+}
 SHM_SIZE = "2g"
 
 
@@ -30,16 +38,17 @@ def data_asset_reference(name: str, version: str) -> str:
     return f"azureml:{name}@latest" if version == "latest" else f"azureml:{name}:{version}"
 
 
-def data_inputs(request: JobRequest) -> dict[str, Any]:
+def data_inputs(request: JobRequest, data_type: str = URI_FOLDER) -> dict[str, Any]:
+    """The `data` input, of the asset's type (`data_type`, as `ml_client.data.get` reads it)."""
     from azure.ai.ml import Input
 
     if not request.dataset:
         return {}
     return {
         DATA_INPUT: Input(
-            type="uri_folder",
+            type=data_type,
             path=data_asset_reference(request.dataset, request.dataset_version),
-            mode=INPUT_MODES[request.data_mode],
+            mode=INPUT_MODES[data_type][request.data_mode],
         )
     }
 
@@ -51,14 +60,16 @@ def job_tags(request: JobRequest) -> dict[str, str]:
     return tags
 
 
-def command_node(request: JobRequest, code: Path, environment: Any) -> Any:
+def command_node(
+    request: JobRequest, code: Path, environment: Any, data_type: str = URI_FOLDER
+) -> Any:
     """The `command(...)` node: what `ml_client.jobs.create_or_update` takes."""
     from azure.ai.ml import command
 
     return command(
         code=str(code),
         command=command_line(request),
-        inputs=data_inputs(request),
+        inputs=data_inputs(request, data_type),
         environment=environment,
         environment_variables=job_variables(request),
         compute=request.compute,
@@ -69,6 +80,8 @@ def command_node(request: JobRequest, code: Path, environment: Any) -> Any:
     )
 
 
-def command_job(request: JobRequest, code: Path, environment: Any) -> Any:
+def command_job(
+    request: JobRequest, code: Path, environment: Any, data_type: str = URI_FOLDER
+) -> Any:
     """The `CommandJob` entity, which dumps as the YAML `az ml job create` accepts."""
-    return command_node(request, code, environment)._to_job()
+    return command_node(request, code, environment, data_type)._to_job()

@@ -22,6 +22,7 @@ creates it through `MLClient` and, with `--wait`, reports (and registers) the be
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -31,10 +32,11 @@ from typing import Any
 import click
 
 from jobs import snapshot
-from jobs.common import WorkspaceRef, describe_auth, workspace_or_reason
+from jobs.common import WorkspaceRef
 from jobs.spec import JobFailedError, SweepRequest, tuned_flags, version_tags
 from jobs.v2 import best_trial, prepare, render
-from jobs.v2.command_job import command_node
+from jobs.v2 import dry_run as dry_run_lines
+from jobs.v2.command_job import URI_FOLDER, command_node
 from tracking_demo.errors import ConfigError
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.space import Choice, LogUniform, SweepSpec, Uniform
@@ -97,10 +99,12 @@ def sweep_tags(sweep: SweepRequest) -> dict[str, str]:
     return tags
 
 
-def sweep_node(sweep: SweepRequest, code: Path, environment: Any) -> Any:
+def sweep_node(
+    sweep: SweepRequest, code: Path, environment: Any, data_type: str = URI_FOLDER
+) -> Any:
     """The single job's command node, swept: what `ml_client.jobs.create_or_update` takes."""
     spec = sweep.spec
-    trial = command_node(sweep.job, code, environment)
+    trial = command_node(sweep.job, code, environment, data_type)
     trial.command = f"{trial.command} {sampled_arguments(spec)}"
     node = trial.sweep(
         primary_metric=spec.primary_metric.name,
@@ -117,61 +121,31 @@ def sweep_node(sweep: SweepRequest, code: Path, environment: Any) -> Any:
     return node
 
 
-def sweep_job(sweep: SweepRequest, code: Path, environment: Any) -> Any:
+def sweep_job(
+    sweep: SweepRequest, code: Path, environment: Any, data_type: str = URI_FOLDER
+) -> Any:
     """The `SweepJob` entity, which dumps as the YAML `az ml job create` accepts (the Sweep node
     itself does not round-trip through `load_job`)."""
-    return sweep_node(sweep, code, environment)._to_job()
+    return sweep_node(sweep, code, environment, data_type)._to_job()
 
 
 # --- --dry-run: the YAML ---------------------------------------------------------------------
 
 
-def workspace_line(ref: WorkspaceRef) -> str:
-    workspace = workspace_or_reason(ref)
-    if "unresolved" in workspace:
-        return f"workspace: unresolved: {workspace['unresolved']}"
-    source = f", from {workspace['config_file']}" if "config_file" in workspace else ""
-    return (
-        f"workspace: {workspace['workspace_name']} (resource group "
-        f"{workspace['resource_group']}, subscription {workspace['subscription_id']}{source})"
-    )
-
-
-def auth_line(ref: WorkspaceRef, environ: Mapping[str, str]) -> str:
-    described = describe_auth(ref, environ)
-    return "auth: " + ", ".join(f"{key} {value}" for key, value in described.items())
-
-
-def snapshot_line(root: Path) -> str:
-    summary = snapshot.take(root).summary()
-    ignore = f", ignore file {summary['ignore_file']}" if summary["ignore_file"] else ""
-    return (
-        f"snapshot: {summary['source_directory']}: {summary['files']} files, "
-        f"{summary['megabytes']} MB (limits {summary['limit_files']} files, "
-        f"{summary['limit_megabytes']} MB; within: {summary['within_limits']}){ignore}"
-    )
-
-
-def environment_line(sweep: SweepRequest, environment: Any) -> str:
-    if sweep.job.environment == "curated":
-        return (
-            f"environment: curated {environment.name}:{environment.version}: inline and "
-            "anonymous here; a submit by this tool registers (or reuses) it under that name"
-        )
-    return f"environment: image {environment.image}"
-
-
 def header(
-    sweep: SweepRequest, ref: WorkspaceRef, root: Path, environ: Mapping[str, str], env: Any
+    sweep: SweepRequest,
+    ref: WorkspaceRef,
+    root: Path,
+    environ: Mapping[str, str],
+    environment: Any,
+    emit_path: Path | None,
 ) -> list[str]:
-    """The dry-run's comments: where the sweep would go, as whom, with what and from which file."""
+    """The dry-run's comments: a job's (where, as whom, with what), then the sweep's own: the
+    file read and what the mapping chose for it."""
     lines = [
-        f"the {sweep.job.task} sweep as a SweepJob: az ml job create --file FILE",
-        workspace_line(ref),
-        auth_line(ref, environ),
-        snapshot_line(root),
+        dry_run_lines.create_line(emit_path, "jobs.sweep", f"{sweep.job.task} sweep"),
+        *dry_run_lines.job_header(sweep.job, ref, root, environment, environ),
         f"space: {sweep.space_file}",
-        environment_line(sweep, env),
         f"limits.timeout: {DEFAULT_TIMEOUT_SECONDS} s (the file sets none: HyperDrive's default)",
         "search_space: loguniform bounds are ln() of the file's natural-unit bounds",
     ]
@@ -194,10 +168,9 @@ def dry_run(
     environment = prepare.build_environment(sweep.job, root, environ)
     job = sweep_job(sweep, root, prepare.inline_environment(environment))
     render.check_rest(job, "the sweep job")
-    data = render.entity_dict(job)
-    render.relative_paths(data["trial"], render.emit_base(emit_path), keys=("code",))
-    text = render.to_yaml(data, "sweep", header(sweep, ref, root, environ, environment))
-    render.emit(text, emit_path)
+    data = dry_run_lines.job_yaml_data(job, render.emit_base(emit_path))
+    lines = header(sweep, ref, root, environ, environment, emit_path)
+    render.emit(render.to_yaml(data, "sweep", lines), emit_path)
 
 
 # --- the real submit ---------------------------------------------------------------------------
@@ -213,14 +186,15 @@ def submit_sweep(
     """Create the SweepJob; with `wait`, stream it, then report (and register) the best trial."""
     from jobs.v2 import client
 
-    job = sweep.job
     snapshot.take_within_limits(root)
-    built = prepare.build_environment(job, root, environ)  # offline errors before the login
+    built = prepare.build_environment(sweep.job, root, environ)  # offline errors before the login
     ml_client = client.ml_client(ref, environ)
-    prepare.check_compute(ml_client, job)
-    prepare.check_data(ml_client, job)
-    environment = prepare.prepare_environment(ml_client, job, root, environ, built)
-    created = ml_client.jobs.create_or_update(sweep_job(sweep, root, environment))
+    ready = prepare.in_workspace(ml_client, sweep.job, built)
+    sweep = dataclasses.replace(sweep, job=ready.request)
+    job = sweep.job
+    created = ml_client.jobs.create_or_update(
+        sweep_job(sweep, root, ready.environment, ready.data_type)
+    )
     name, url = created.name, created.studio_url
     click.echo(f"submitted {name}: {url}", err=True)
     result: dict[str, Any] = {"sweep_id": name, "portal_url": url}

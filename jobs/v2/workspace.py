@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from jobs.common import WorkspaceRef
-from jobs.v2 import client, render
+from jobs.v2 import client, dry_run, render
 from jobs.workspace import CreateRequest
 
 STUDIO = "https://ml.azure.com/"
@@ -41,10 +41,14 @@ def workspace_yaml(entity: Any, header: Iterable[str]) -> str:
     return render.to_yaml(render.entity_dict(entity), "workspace", list(header))
 
 
-def create_header(request: CreateRequest, auth: str) -> list[str]:
+def create_header(
+    request: CreateRequest, ref: WorkspaceRef, environ: Mapping[str, str]
+) -> list[str]:
+    """No workspace yet: the subscription it goes to, the login (as every v2 dry-run names it),
+    the config file written and what must exist first."""
     return [
         f"subscription: {request.subscription_id}",
-        f"auth: {auth}",
+        dry_run.auth_line(ref, environ),
         f"config file: {request.config_file}",
         f"note: the resource group {request.resource_group} must exist (az group create --name "
         f"{request.resource_group} --location {request.location}); an existing workspace of "

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from azure.ai.ml import load_job
 from azure.ai.ml.entities._data.mltable_metadata import MLTableMetadata
+from azure.ai.ml.exceptions import JobException
 from azure.core.exceptions import ResourceNotFoundError
 from click.testing import CliRunner, Result
 from jobs_cli import ROOT, assert_refused
@@ -84,8 +85,13 @@ def test_the_dry_run_prints_an_automl_regression_job_that_azure_ml_loads(
     result = dry_run(housing_dir, config, "--emit", str(emitted), "--max-trials", "20")
     assert result.stdout == emitted.read_text()
     comments = [line for line in result.stdout.splitlines() if line.startswith("#")]
-    assert "# workspace: sub-1/rg-1/ws-1" in comments
-    assert "# auth: interactive" in comments
+    assert f"# workspace: ws-1 (resource group rg-1, subscription sub-1, from {config})" in (
+        comments
+    )
+    assert (
+        "# auth: auto (DefaultAzureCredential: az login, managed identity, then a browser)"
+        in comments
+    )
     assert any(f"{ROWS} rows, {int(ROWS * 0.8)} for training" in line for line in comments)
 
     job = loaded(emitted)
@@ -270,10 +276,6 @@ class FakeJob:
     name: str
     status: str
     studio_url: str
-
-
-class JobException(Exception):
-    """Named like the SDK's: what `jobs.stream` raises when the job fails."""
 
 
 @dataclass
@@ -482,13 +484,17 @@ def test_a_failed_job_is_one_line_with_its_status_and_error(
 ) -> None:
     fake_client.final_status = "Failed"
     body = {"code": "UserError", "message": "No trial finished\nmore detail"}
-    fake_client.stream_error = JobException("Exception : \n " + json.dumps(body, indent=4))
+    fake_client.stream_error = JobException(  # as `jobs.stream` raises it for a failed job
+        message="Exception : \n " + json.dumps(body, indent=4),
+        no_personal_data_message="Exception raised on failed job.",
+    )
     result = invoke("--data", str(housing_dir), "--workspace-config", str(config), "--wait")
     assert result.exit_code == 1
     *progress, last = result.stderr.strip().splitlines()
     assert not any(line.startswith("error:") for line in progress), result.stderr
-    expected = f"error: AutoML job {fake_client.job_name} is Failed, not Completed: No trial"
-    assert last.startswith(expected), last
+    url = f"https://ml.azure.com/runs/{fake_client.job_name}"
+    expected = f"error: AutoML job {fake_client.job_name} ended Failed: {url} (No trial finished)"
+    assert last == expected
     assert result.stdout == ""
 
 

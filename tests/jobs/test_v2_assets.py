@@ -153,7 +153,10 @@ def test_compute_dry_run_is_the_amlcompute_yaml(config: Path, tmp_path: Path) ->
         "--dry-run", "--workspace-config", str(config), "--idle-seconds", "600",
         "--max-nodes", "2", "--emit", str(target),
     )  # fmt: skip
-    assert "# workspace: sub-1/rg-1/ws-1" in result.stdout
+    assert f"# workspace: ws-1 (resource group rg-1, subscription sub-1, from {config})\n" in (
+        result.stdout
+    )
+    assert "# auth: auto (DefaultAzureCredential: " in result.stdout, "the v2 login, by kind"
     assert yaml_of(result)["$schema"].endswith("amlCompute.schema.json")
     cluster = load_compute(emitted(result, target))
     assert (cluster.name, cluster.type, cluster.size) == (

@@ -258,8 +258,13 @@ def test_workspace_and_service_principal_show_without_the_secret(
     env = {"AZURE_CLIENT_ID": "app-1", "AZURE_TENANT_ID": "tenant-1", "AZURE_CLIENT_SECRET": SECRET}
     run = dry_run_in(tmp_path, "moons", *IMAGE_ARGS, "--workspace-config", str(config), env=env)
     assert SECRET not in run.stdout + run.stderr
-    assert "workspace: ws-1 (resource group rg-1, subscription sub-1)" in run.header
-    assert "auth: service-principal" in run.header
+    assert f"workspace: ws-1 (resource group rg-1, subscription sub-1, from {config})" in (
+        run.header
+    )
+    assert (
+        "auth: service-principal (tenant tenant-1, client_id app-1, client_secret ***)"
+        in run.header
+    )
 
 
 def test_done_when_the_default_dry_run_is_a_command_job_and_v1_its_json(tmp_path: Path) -> None:
@@ -417,6 +422,7 @@ class FakeWorkspace:
     environments: set[tuple[str, str]] = field(default_factory=set)
     registered: list[tuple[str, str]] = field(default_factory=list)
     data: dict[str, str] = field(default_factory=lambda: {"moons": "3"})
+    data_types: dict[str, str] = field(default_factory=dict)  # uri_folder unless set
     data_asked: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     created: list[Any] = field(default_factory=list)
     job_name: str = "job-1"
@@ -481,7 +487,8 @@ class FakeMLClient:
         newest = state.data.get(name)
         if newest is None or (version is not None and int(version) > int(newest)):
             raise not_found(f"data {name}")
-        return SimpleNamespace(name=name, version=version or newest)
+        data_type = state.data_types.get(name, "uri_folder")
+        return SimpleNamespace(name=name, version=version or newest, type=data_type)
 
     @staticmethod
     def _create(state: FakeWorkspace, job: Any) -> Any:
@@ -575,8 +582,8 @@ def test_a_gpu_job_on_a_cpu_cluster_is_refused_before_anything_is_created(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "nowhere"], "data asset nowhere:latest does not exist in the workspace"),
-        (["--dataset", "moons:9"], "data asset moons:9 does not exist"),
+        (["--dataset", "nowhere"], "data asset 'nowhere:latest' does not exist in the workspace"),
+        (["--dataset", "moons:9"], "data asset 'moons:9' does not exist"),
         (["--compute", "missing"], "compute 'missing' does not exist in the workspace"),
     ],
 )
@@ -585,6 +592,71 @@ def test_a_missing_data_asset_or_cluster_is_one_line(
 ) -> None:
     assert message in error_line(submit(config, "moons", *IMAGE_ARGS, *args))
     assert workspace.created == []
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize(
+    ("data_type", "data_mode", "mode"),
+    [
+        ("uri_folder", "download", "download"),
+        ("uri_folder", "mount", "ro_mount"),
+        ("mltable", "download", "eval_download"),
+        ("mltable", "mount", "eval_mount"),
+    ],
+)
+def test_the_data_input_is_declared_with_the_assets_own_type(
+    workspace: FakeWorkspace, config: Path, data_type: str, data_mode: str, mode: str
+) -> None:
+    """A folder is read as it is; an MLTable (several web files) is evaluated, so the files it
+    lists land in the input folder the task reads as `--data DIR`."""
+    workspace.data_types["moons"] = data_type
+    result = submit(config, "moons", *IMAGE_ARGS, "--dataset", "moons", "--data-mode", data_mode)
+    assert result.exit_code == 0, result.output
+    (job,) = workspace.created
+    data = job.inputs["data"]
+    assert (data.type, data.mode, data.path) == (data_type, mode, "azureml:moons:3")
+    assert f"data asset moons:3 ({data_type}, {mode})" in result.stderr
+    job._to_rest_object()
+
+
+@pytest.mark.usefixtures("no_network")
+def test_a_uri_file_asset_is_one_file_a_housing_task_reads(
+    workspace: FakeWorkspace, config: Path
+) -> None:
+    workspace.data, workspace.data_types = {"housing-csv": "1"}, {"housing-csv": "uri_file"}
+    result = submit(config, "housing-baseline", *IMAGE_ARGS, "--dataset", "housing-csv")
+    assert result.exit_code == 0, result.output
+    (job,) = workspace.created
+    data = job.inputs["data"]
+    assert (data.type, data.mode, data.path) == ("uri_file", "download", "azureml:housing-csv:1")
+    assert job.command.startswith("tracking-demo train housing-baseline --data ${{inputs.data}}")
+    job._to_rest_object()
+
+
+@pytest.mark.usefixtures("no_network")
+def test_a_uri_file_asset_is_refused_for_a_task_that_reads_a_folder(
+    workspace: FakeWorkspace, config: Path
+) -> None:
+    workspace.data_types["moons"] = "uri_file"
+    line = error_line(submit(config, "moons", "--dataset", "moons"))
+    assert line == (
+        "error: data asset 'moons:3' is a uri_file (one file), but task 'moons' reads --data as "
+        "a folder of files: register the folder, or the files' URLs as an mltable, with "
+        "`python -m jobs.dataset`"
+    )
+    assert workspace.created == [] and workspace.registered == [], "refused before any write"
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_dry_run_says_the_submit_declares_the_assets_own_type(
+    curated_cpu: DryRun, image_job: DryRun, tmp_path: Path
+) -> None:
+    (line,) = [line for line in curated_cpu.header if line.startswith("data: ")]
+    assert line.startswith("data: declared uri_folder here (a dry-run does not look the asset up)")
+    assert "mltable (eval_download / eval_mount" in line
+    assert curated_cpu.job().inputs["data"].type == "uri_folder"
+    without_data = dry_run_in(tmp_path, "moons", *IMAGE_ARGS)
+    assert not any(line.startswith("data: ") for line in without_data.header)
 
 
 @pytest.mark.usefixtures("no_network")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -113,9 +114,13 @@ def test_the_dry_run_prints_only_a_sweep_jobs_yaml_with_its_context(
     body = [line for line in default_sweep.stdout.splitlines() if not line.startswith("#")]
     assert body[0].startswith("$schema: ") and body[0].endswith("sweepJob.schema.json")
     header = "\n".join(default_sweep.header)
-    assert "# workspace: unresolved: " in header
-    assert "# auth: kind interactive" in header
-    assert f"# snapshot: {root}: " in header
+    assert "# workspace: unresolved (no workspace config.json" in header
+    assert "# auth: auto (DefaultAzureCredential: az login, managed identity, then a browser)" in (
+        header
+    )
+    snapshot_line = next(line for line in default_sweep.header if line.startswith("# snapshot: "))
+    assert "within limits: True" in snapshot_line
+    assert "# data: declared uri_folder here" in header
     space = search_space.DEFAULT_SPACE_RESOURCE
     assert f"/{space}" in next(line for line in default_sweep.header if line.startswith("# space"))
     assert type(default_sweep.job()).__name__ == "SweepJob"
@@ -169,7 +174,9 @@ def test_the_curated_environment_is_inline_and_anonymous(default_sweep: Emitted)
     assert "python=3.11" in dependencies
     assert any(line.startswith("mlflow==") for line in dependencies[-1]["pip"])
     line = next(line for line in default_sweep.header if line.startswith("# environment"))
-    assert "curated tracking-demo-cpu:" in line
+    assert "inline and anonymous" in line and "registers it as tracking-demo-cpu:" in line
+    written = default_sweep.stdout.split("\n  environment:\n", 1)[1].split("\n  ", 1)[0]
+    assert written.startswith("    image: "), "no made-up name, version or tags for the inline one"
 
 
 def test_a_sampled_trial_command_parses_as_the_task(default_sweep: Emitted) -> None:
@@ -257,7 +264,7 @@ def test_fixed_options_and_the_image_reach_every_trial(root: Path, tmp_path: Pat
     assert "PYTHONPATH" not in job.trial.environment_variables
     assert (job.compute, job.experiment_name) == ("big", "sweeps")
     assert (job.inputs["data"].path, job.inputs["data"].mode) == ("housing@latest", "ro_mount")
-    assert "# environment: image myacr.azurecr.io/tracking-demo:1234" in emitted.header
+    assert "# environment: the custom image as it is (nothing is registered)" in emitted.header
 
 
 @pytest.mark.usefixtures("no_network")
@@ -288,7 +295,7 @@ def test_the_workspace_and_service_principal_show_in_the_header(
     assert f"# workspace: ws-1 (resource group rg-1, subscription sub-1, from {config})" in (
         result.stdout.splitlines()
     )
-    assert "# auth: kind service-principal, tenant t-1, client_id app-1, client_secret ***" in (
+    assert "# auth: service-principal (tenant t-1, client_id app-1, client_secret ***)" in (
         result.stdout.splitlines()
     )
     assert "s3" not in result.output
@@ -440,6 +447,8 @@ class FakeMLClient:
     compute_size: str | None = "STANDARD_D2_V3"
     environments_known: set[tuple[str, str]] = field(default_factory=set)
     data_known: bool = True
+    data_type: str = "uri_folder"
+    data_latest: str = "7"
     stream_raises: bool = False
     workspace_name: str = "ws-1"
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -471,7 +480,7 @@ class FakeMLClient:
                 fake.calls.append(("data.get", (name, version, label)))
                 if not fake.data_known:
                     raise not_found(f"data {name}")
-                return object()
+                return SimpleNamespace(version=version or fake.data_latest, type=fake.data_type)
 
         class Jobs:
             def create_or_update(self, job: Any) -> FakeJob:
@@ -555,7 +564,33 @@ def test_an_image_sweep_registers_nothing(root: Path, ml_client: FakeMLClient) -
     assert result.exit_code == 0, result.output
     assert ml_client.called("environments.get") == []
     assert ml_client.called("data.get") == [("housing", None, "latest")]
-    assert ml_client.created[0].trial.environment.image == IMAGE[-1]
+    (job,) = ml_client.created
+    assert job.trial.environment.image == IMAGE[-1]
+    assert job.inputs["data"].path == "azureml:housing:7", "latest, pinned to the version found"
+
+
+@pytest.mark.parametrize(
+    ("data_type", "data_mode", "mode"),
+    [
+        ("uri_folder", "mount", "ro_mount"),
+        ("uri_file", "download", "download"),
+        ("mltable", "download", "eval_download"),
+        ("mltable", "mount", "eval_mount"),
+    ],
+)
+@pytest.mark.usefixtures("no_network")
+def test_every_trial_reads_the_data_asset_as_its_own_type(
+    root: Path, ml_client: FakeMLClient, data_type: str, data_mode: str, mode: str
+) -> None:
+    """housing.csv alone (uri_file) is what the housing task reads, as its folder is; an
+    MLTable is evaluated into a folder."""
+    ml_client.data_type = data_type
+    result = invoke(root, *IMAGE, "--dataset", "housing:2", "--data-mode", data_mode)
+    assert result.exit_code == 0, result.output
+    (job,) = ml_client.created
+    data = job.inputs["data"]
+    assert (data.type, data.mode, data.path) == (data_type, mode, "azureml:housing:2")
+    job._to_rest_object()
 
 
 @pytest.mark.parametrize(
@@ -591,7 +626,8 @@ def test_a_failed_sweep_exits_non_zero_with_its_status(
 ) -> None:
     ml_client.status, ml_client.stream_raises = "Failed", stream_raises
     result = invoke(root, *IMAGE, "--wait")
-    assert_failed(result, "sweep sweep-1 ended Failed: https://ml.azure.com/runs/sweep-1")
+    reason = " (failed)" if stream_raises else ""  # the SDK's message, when it raised one
+    assert_failed(result, f"sweep sweep-1 ended Failed: https://ml.azure.com/runs/sweep-1{reason}")
     assert ml_client.called("workspaces.get") == [], "a failed sweep has no best trial"
 
 
