@@ -181,9 +181,8 @@ def submit(
 )
 @click.option(
     "--data-asset",
-    default=DEFAULT_ASSET,
-    show_default=True,
-    help="--data: the data asset's name; its version is the staged table's content hash.",
+    help="--data: the data asset's name; its version is the staged table's content hash "
+    f"[default: {DEFAULT_ASSET}].",
 )
 @click.option(
     "--test-fraction",
@@ -219,7 +218,7 @@ def submit(
 def main(
     data: Path | None,
     dataset: str | None,
-    data_asset: str,
+    data_asset: str | None,
     test_fraction: float | None,
     seed: int | None,
     compute: str,
@@ -249,6 +248,10 @@ def main(
         )
     if data is not None and dataset is not None:
         raise ConfigError("--data and --dataset both name training data: give one of them")
+    if dataset is not None and data_asset is not None:
+        raise ConfigError(
+            "--data-asset names the asset --data is registered as; --dataset is used as it is"
+        )
     if dataset is not None and (test_fraction is not None or seed is not None):
         raise ConfigError(
             "--test-fraction/--seed split the --data file; an existing --dataset is used as it is"
@@ -275,6 +278,7 @@ def main(
         print_spec(submit(request, ref, None, wait))
         return
     assert data is not None
+    data_asset = data_asset or DEFAULT_ASSET
     check_asset_name(data_asset, "--data-asset")
     split = Split(
         DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction,

@@ -222,6 +222,7 @@ def test_a_bad_csv_is_one_line_naming_the_file_and_column(
         (["--data", "D", "--dry-run", "--data-asset", "_bad"], ["--data-asset '_bad'"]),
         (["--dataset", "a:b:c", "--dry-run"], ["--dataset 'a:b:c'"]),
         (["--dataset", "x", "--seed", "3"], ["--test-fraction/--seed"]),
+        (["--dataset", "x", "--data-asset", "y"], ["--data-asset", "--dataset is used as it is"]),
         (["--data", "D", "--auth", "service-principal"], ["AZURE_CLIENT_ID"]),
     ],
 )
