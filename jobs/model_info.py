@@ -21,7 +21,7 @@ from jobs.common import (
     workspace_options,
     workspace_tracking_uri,
 )
-from jobs.spec import registered_model, write_model_info
+from jobs.spec import job_model
 
 
 @command
@@ -59,11 +59,7 @@ def main(
       python -m jobs.model_info "$job" --register-as moons-rf --out model/model.json
     """
     uri = tracking_uri or workspace_tracking_uri(sdk, ref)
-    info = registered_model(uri, job_name, register_as, include_children=sweep)
-    info["job_id"] = job_name
-    if out is not None:
-        write_model_info(info, out)
-    print_spec(info)
+    print_spec(job_model(uri, job_name, register_as, include_children=sweep, model_info_out=out))
 
 
 if __name__ == "__main__":

@@ -187,6 +187,23 @@ def registered_model(
     return {"name": name, "version": str(newest.version), "run_id": newest.run_id or run_id}
 
 
+def job_model(
+    tracking_uri: str,
+    job_id: str,
+    name: str,
+    include_children: bool = False,
+    model_info_out: Path | None = None,
+) -> dict[str, str]:
+    """The check after a finished job, with either SDK or after `az ml job create`: the version
+    the job's run (its id is the job's) registered, written to `model_info_out` for whatever
+    deploys next."""
+    info = registered_model(tracking_uri, job_id, name, include_children)
+    info["job_id"] = job_id
+    if model_info_out is not None:
+        write_model_info(info, model_info_out)
+    return info
+
+
 def write_model_info(info: Mapping[str, str], path: Path) -> None:
     """`{"name", "version", "run_id", "job_id"}` for whatever deploys next (a pipeline artifact)."""
     path.parent.mkdir(parents=True, exist_ok=True)

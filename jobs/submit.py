@@ -43,9 +43,9 @@ from jobs.spec import (
     JobRequest,
     JobTarget,
     job_command,
+    job_model,
     job_variables,
     make_request,
-    registered_model,
     write_model_info,
 )
 from tracking_demo.errors import ConfigError
@@ -185,16 +185,13 @@ def submit(
     if not wait:
         return result
     if request.register_as:
-        info = registered_model(
+        result["model"] = job_model(
             workspace.get_mlflow_tracking_uri(),
             run.id,
             request.register_as,
             include_children=request.verb == "sweep",
+            model_info_out=model_info_out,
         )
-        info["job_id"] = run.id
-        result["model"] = info
-        if model_info_out is not None:
-            write_model_info(info, model_info_out)
     return result
 
 

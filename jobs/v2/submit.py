@@ -17,7 +17,7 @@ import click
 
 from jobs import snapshot
 from jobs.common import WorkspaceRef
-from jobs.spec import JobRequest, registered_model, write_model_info
+from jobs.spec import JobRequest, job_model
 from jobs.v2 import command_job, dry_run, prepare, render
 
 JOB_WHAT = "the command job"
@@ -71,14 +71,11 @@ def submit(
     result["status"] = prepare.wait_for(ml_client, created.name, "job", created.studio_url)
     if request.register_as:
         workspace = ml_client.workspaces.get(ml_client.workspace_name)
-        info = registered_model(
+        result["model"] = job_model(
             workspace.mlflow_tracking_uri,
             created.name,  # a v2 job's name is its MLflow run id
             request.register_as,
             include_children=request.verb == "sweep",
+            model_info_out=model_info_out,
         )
-        info["job_id"] = created.name
-        result["model"] = info
-        if model_info_out is not None:
-            write_model_info(info, model_info_out)
     return result
