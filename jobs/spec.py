@@ -14,15 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jobs import environments
 from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.sweep import space as search_space
-from tracking_demo.sweep.space import SweepSpec, cli_flag
 from tracking_demo.tasks import catalog
+
+if TYPE_CHECKING:  # the sweep modules import NumPy: only a sweep pays for them
+    from tracking_demo.sweep.space import SweepSpec
 
 MLP_TASK = catalog.HOUSING_MLP.name
 
@@ -257,6 +258,7 @@ def load_spec(
     for option, value in (("--max-trials", max_trials), ("--max-concurrent", max_concurrent)):
         if value is not None and value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
+    from tracking_demo.sweep import space as search_space
     from tracking_demo.tasks.housing import TUNABLE  # TensorFlow's and MLflow's import time
 
     spec = search_space.load(space, TUNABLE)
@@ -267,11 +269,15 @@ def space_file(space: Path | None) -> str:
     """Where the sweep file was read from: the given path, or the packaged default."""
     if space is not None:
         return str(space)
-    return str(resources.files("tracking_demo.sweep") / search_space.DEFAULT_SPACE_RESOURCE)
+    from tracking_demo.sweep.space import DEFAULT_SPACE_RESOURCE
+
+    return str(resources.files("tracking_demo.sweep") / DEFAULT_SPACE_RESOURCE)
 
 
 def tuned_flags(spec: SweepSpec) -> dict[str, str]:
     """Parameter name -> the trial command's option that HyperDrive passes its value as."""
+    from tracking_demo.sweep.space import cli_flag
+
     return {name: cli_flag(name) for name in spec.parameters}
 
 
