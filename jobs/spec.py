@@ -188,6 +188,20 @@ def registered_model(
     return {"name": name, "version": str(newest.version), "run_id": newest.run_id or run_id}
 
 
+def register_run_model(
+    tracking_uri: str, model_uri: str, name: str, tags: Mapping[str, str]
+) -> dict[str, str]:
+    """Register a finished run's model (`runs:/RUN/PATH`) once, as `tracking-demo` registers
+    every model: a rerun finds the same version. The best sweep trial and AutoML's winner."""
+    from mlflow.tracking import MlflowClient
+
+    from tracking_demo.registry import register_once
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = register_once(client, model_uri, name, tags)
+    return {"name": name, "version": str(version.version), "run_id": str(version.run_id)}
+
+
 def job_model(
     tracking_uri: str,
     job_id: str,

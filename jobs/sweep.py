@@ -285,17 +285,8 @@ def _last(value: Any) -> Any:
 def register_best(
     tracking_uri: str, run_id: str, name: str, tags: Mapping[str, str]
 ) -> dict[str, str]:
-    """Register the best trial's `model/` through MLflow, as `tracking-demo` registers models."""
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    from tracking_demo.registry import register_once
-
-    mlflow.set_tracking_uri(tracking_uri)  # registration goes through MLflow's fluent API
-    mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = register_once(client, f"runs:/{run_id}/model", name, tags)
-    return {"name": name, "version": str(version.version), "run_id": run_id}
+    """Register the best trial's `model/`, with v1 and v2 alike."""
+    return spec.register_run_model(tracking_uri, f"runs:/{run_id}/model", name, tags)
 
 
 @command

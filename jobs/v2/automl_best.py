@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.automl_spec import PRIMARY_METRIC, TASK, AutoMLRequest
-from jobs.spec import JobFailedError
+from jobs.spec import JobFailedError, register_run_model
 from tracking_demo.tasks.housing import registration_tags
 
 BEST_CHILD_TAG = "automl_best_child_run_id"
@@ -107,10 +107,4 @@ def register_best(
     tracking_uri: str, best: BestTrial, name: str, tags: Mapping[str, str]
 ) -> dict[str, str]:
     """Register the best trial's MLflow model once (a rerun finds the same version)."""
-    from mlflow.tracking import MlflowClient
-
-    from tracking_demo.registry import register_once
-
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = register_once(client, best.model_uri, name, tags)
-    return {"name": name, "version": str(version.version), "run_id": best.run_id}
+    return register_run_model(tracking_uri, best.model_uri, name, tags)
