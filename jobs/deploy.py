@@ -8,21 +8,14 @@ would see it (`AZUREML_MODEL_DIR`, the same `init()`/`run()`), from an MLflow se
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import secrets
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any
 
 import click
 
@@ -38,51 +31,15 @@ from jobs.common import (
     workspace_options,
     workspace_or_reason,
 )
-from tracking_demo.errors import ConfigError, TrackingDemoError
-from tracking_demo.server.processes import (
-    port_is_free,
-    start_group,
-    stop_process_group,
-    wait_answering,
-)
+from jobs.deploy_local import DEFAULT_PORT, LOCAL_HOST, DeployFailedError, run_local
+from jobs.deploy_target import ModelTarget, mlflow_client, parse_target, resolve_version
+from jobs.serving_stage import ENTRY_SCRIPT, UPLOAD_NAME, stage_source
+from tracking_demo.errors import ConfigError
+from tracking_demo.server.processes import port_is_free
 
-ENTRY_SCRIPT = "jobs/score_entry.py"
-# The uploaded source folder's name: Azure ML puts it at /var/azureml-app/<name>.
-UPLOAD_NAME = "tracking-demo"
 COMPUTE_TYPE = "ACI"
-LOCAL_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-READY_TIMEOUT_S = 180.0
-STOP_TIMEOUT_S = 15.0
 # Azure's own rule (webservice_name_validation), checked here before any login.
 _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_NAME = re.compile(r"^[^:@/]+$")
-
-
-class DeployFailedError(TrackingDemoError):
-    """The service (or the local endpoint) did not come up, or answered the check wrongly."""
-
-
-@dataclass(frozen=True)
-class ModelTarget:
-    """Which registered version to deploy: by number, by alias, or the best by a metric."""
-
-    ref: str
-    name: str
-    version: str | None = None
-    alias: str | None = None
-    best_by: str | None = None
-    mode: str = "max"
-
-    def describe(self) -> dict[str, str]:
-        described = {"ref": self.ref, "name": self.name}
-        for key in ("version", "alias", "best_by"):
-            value = getattr(self, key)
-            if value is not None:
-                described[key] = value
-        if self.best_by:
-            described["mode"] = self.mode
-        return described
 
 
 @dataclass(frozen=True)
@@ -101,33 +58,6 @@ class DeployRequest:
     image: environments.ImageRef | None = None
     wait: bool = True
     show_keys: bool = False
-
-
-def parse_target(model: str, best_by: str | None, mode: str | None) -> ModelTarget:
-    """NAME:VERSION, NAME@ALIAS, models:/ URIs, or a bare NAME with --best-by METRIC."""
-    text = model.strip()
-    if mode is not None and not best_by:
-        raise ConfigError("--mode needs --best-by METRIC (it says which way the metric is better)")
-    if best_by:
-        if not _NAME.match(text):
-            raise ConfigError(
-                f"--best-by picks the version itself: give the bare model NAME, not '{model}'"
-            )
-        return ModelTarget(text, text, best_by=best_by, mode=mode or "max")
-    if _NAME.match(text):
-        raise ConfigError(
-            f"model '{model}' names no version: give NAME:VERSION, NAME@champion, or "
-            "NAME --best-by METRIC"
-        )
-    from tracking_demo import registry
-
-    ref = registry.parse_version_uri(registry.model_uri_from_ref(text))
-    if ref is None:
-        raise ConfigError(
-            f"model '{model}' is not a registered model version (NAME:VERSION, NAME@ALIAS or "
-            "models:/NAME/VERSION): a web service deploys from the registry"
-        )
-    return ModelTarget(text, ref.name, version=ref.version, alias=ref.alias)
 
 
 def default_service_name(model_name: str) -> str:
@@ -168,16 +98,6 @@ def build_environment(request: DeployRequest, root: Path, environ: Mapping[str, 
         return environments.image_environment(request.image, False, environ)
     requirements = environments.locked_requirements(root, False, environ)
     return environments.curated_environment(requirements, False, "download", serving=True)
-
-
-def stage_source(taken: snapshot.Snapshot, scratch: Path) -> Path:
-    """The folder Azure ML uploads: the snapshot jobs upload, plus the entry script (`.amlignore`
-    leaves jobs/ out of job snapshots, and the deploy takes the script from this package)."""
-    source = snapshot.copy_to(taken, scratch / UPLOAD_NAME)
-    entry = source / ENTRY_SCRIPT
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(Path(__file__).with_name(Path(ENTRY_SCRIPT).name), entry)
-    return source
 
 
 def inference_config(environment: Any, source: Path) -> Any:
@@ -258,43 +178,13 @@ def dry_run_spec(
     }
 
 
-def _mlflow_client(tracking_uri: str) -> Any:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-
-def resolve_version(client: Any, target: ModelTarget) -> str:
-    """The version number behind the target, from an MLflow registry (local or the workspace's)."""
-    from tracking_demo import registry
-
-    if target.best_by:
-        mode: Literal["max", "min"] = "min" if target.mode == "min" else "max"
-        best = registry.rank_versions(client, target.name, target.best_by, mode).best
-        click.echo(
-            f"best version of {target.name} by {target.best_by} ({target.mode}): "
-            f"{best.version.version} ({best.value:g}, {best.source})",
-            err=True,
-        )
-        return str(best.version.version)
-    uri = (
-        f"models:/{target.name}/{target.version}"
-        if target.version
-        else f"models:/{target.name}@{target.alias}"
-    )
-    version = registry.resolve_version(client, uri)
-    if version is None:
-        raise ConfigError(f"no model version at {uri}")
-    return str(version.version)
-
-
 def azure_model(workspace: Any, target: ModelTarget) -> Any:
     """The workspace's registered model; alias and best-by go through its MLflow registry."""
     from azureml.core import Model
 
     version = target.version
     if version is None:
-        version = resolve_version(_mlflow_client(workspace.get_mlflow_tracking_uri()), target)
+        version = resolve_version(mlflow_client(workspace.get_mlflow_tracking_uri()), target)
     return Model(workspace, name=target.name, version=int(version))
 
 
@@ -365,177 +255,6 @@ def delete_service(
     Webservice(workspace, name).delete()
     click.echo(f"service '{name}' deleted", err=True)
     return {"deleted": name}
-
-
-# --- --local: the container's view of the model, served here ------------------------------
-
-
-class LocalEndpoint:
-    """`tracking-demo serve` in its own process group, as the container runs the entry script."""
-
-    def __init__(self, model_dir: Path, port: int, key: str | None, log: Path) -> None:
-        self.port = port
-        self.key = key
-        self.log = log
-        self.uri = f"http://{LOCAL_HOST}:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.model_dir = model_dir
-
-    def command(self) -> list[str]:
-        auth = [] if self.key else ["--no-auth"]
-        return [
-            sys.executable,
-            "-m",
-            "tracking_demo",
-            "serve",
-            "--host",
-            LOCAL_HOST,
-            "--port",
-            str(self.port),
-            *auth,
-        ]
-
-    def start(self, environ: Mapping[str, str]) -> None:
-        from tracking_demo.cli.serving import KEY_VARIABLE
-
-        env = dict(environ)
-        env["AZUREML_MODEL_DIR"] = str(self.model_dir)
-        env.pop(KEY_VARIABLE, None)
-        if self.key:
-            env[KEY_VARIABLE] = self.key  # serve's --key, kept off the process list
-        self.process = start_group(self.command(), output=self.log, errors=subprocess.PIPE, env=env)
-        assert self.process.stderr is not None
-        threading.Thread(
-            target=_forward_log, args=(self.process.stderr,), name="endpoint-log", daemon=True
-        ).start()
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Wait for `/ready`; why it failed is in its stderr, which `_forward_log` copies."""
-        assert self.process is not None
-        wait_answering(
-            self.process,
-            f"{self.uri}/ready",
-            timeout,
-            name="the local endpoint",
-            error=DeployFailedError,
-        )
-
-    def score(self, payload: Any) -> tuple[int, Any]:
-        import requests
-
-        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        response = requests.post(f"{self.uri}/score", json=payload, headers=headers, timeout=60)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, response.text
-
-    def stop(self) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left; reap the child."""
-        if self.process is not None:
-            stop_process_group(self.process.pid, STOP_TIMEOUT_S, self.process)
-
-
-def _forward_log(stream: IO[bytes]) -> None:
-    """The endpoint's stderr (errors, access log) to ours, without the /ready polls."""
-    for line in stream:
-        with contextlib.suppress(ValueError, AttributeError):
-            if json.loads(line).get("path") == "/ready":
-                continue
-        sys.stderr.write(line.decode(errors="replace"))
-        sys.stderr.flush()
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """A SIGTERM to this process stops the endpoint too (it runs in its own session)."""
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    else:
-        yield
-
-
-def example_payload(model_path: Path) -> dict[str, Any]:
-    """One example from the model's own `input_example`, as the tutorials' `{"data": [...]}`."""
-    import numpy as np
-    import pandas as pd
-    from mlflow.models import Model
-
-    # MLflow annotates fewer return types than it gives (a list, say): checked here at run time.
-    example: Any = Model.load(str(model_path)).load_input_example(str(model_path))
-    if isinstance(example, pd.DataFrame):
-        return {"data": json.loads(example.head(1).to_json(orient="records"))}
-    if isinstance(example, np.ndarray):
-        return {"data": example[:1].tolist()}
-    if isinstance(example, list) and example:
-        return {"data": example[:1]}
-    raise ConfigError(
-        f"the model at {model_path} has no input example to check the endpoint with "
-        f"(found {type(example).__name__})"
-    )
-
-
-def run_local(
-    target: ModelTarget,
-    tracking_uri: str | None,
-    port: int,
-    auth: bool,
-    check: bool,
-    environ: Mapping[str, str] = os.environ,
-) -> dict[str, Any] | None:
-    """Download the version as Azure lays it out, serve it, then check it or serve until Ctrl-C."""
-    import mlflow
-
-    from tracking_demo import registry
-    from tracking_demo.serving.model import find_model_dir
-    from tracking_demo.tracking.settings import resolve_tracking_uri
-
-    uri = resolve_tracking_uri(tracking_uri, environ)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    version = resolve_version(_mlflow_client(uri), target)
-    model_ref = f"{target.name}:{version}"
-    with tempfile.TemporaryDirectory(prefix="tracking-demo-deploy-") as scratch:
-        model_dir = Path(scratch) / "azureml-models" / target.name / version
-        registry.download(model_ref, model_dir / "model")
-        click.echo(f"{model_ref} downloaded to AZUREML_MODEL_DIR={model_dir}", err=True)
-        key = secrets.token_urlsafe(24) if auth else None
-        endpoint = LocalEndpoint(model_dir, port, key, Path(scratch) / "serve.log")
-        with _sigterm_as_exit():
-            try:
-                endpoint.start(environ)
-                endpoint.wait_ready()
-                scoring_uri = f"{endpoint.uri}/score"
-                if check:
-                    payload = example_payload(find_model_dir(model_dir))
-                    status, answer = endpoint.score(payload)
-                    if status != 200:
-                        raise DeployFailedError(
-                            f"POST {scoring_uri} answered {status}: {json.dumps(answer)[:300]}"
-                        )
-                    assert endpoint.process is not None
-                    return {
-                        "model": model_ref,
-                        "scoring_uri": scoring_uri,
-                        "request": payload,
-                        "response": answer,
-                        "server_pid": endpoint.process.pid,
-                    }
-                click.echo(f"Scoring URI: {scoring_uri}   (model {model_ref})")
-                click.echo(f"Key: {key}" if key else "Authentication: off (--no-auth)")
-                click.echo("Serving until Ctrl-C.", err=True)
-                assert endpoint.process is not None
-                code = endpoint.process.wait()
-                raise DeployFailedError(f"the local endpoint exited {code}")
-            except KeyboardInterrupt:
-                click.echo("stopping the local endpoint", err=True)
-                return None
-            finally:
-                endpoint.stop()
 
 
 @command

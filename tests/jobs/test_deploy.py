@@ -28,6 +28,7 @@ from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
 
 from jobs import deploy as deploy_module
+from jobs import serving_stage
 from jobs import environments, score_entry, snapshot
 from tracking_demo.errors import ConfigError
 from tracking_demo.server.local import LocalServer
@@ -216,8 +217,8 @@ def test_delete_dry_run_names_the_service() -> None:
 
 
 def test_uploaded_source_is_the_job_snapshot_plus_the_entry_script(tmp_path: Path) -> None:
-    source = deploy_module.stage_source(snapshot.take(ROOT), tmp_path)
-    assert source.name == deploy_module.UPLOAD_NAME
+    source = serving_stage.stage_source(snapshot.take(ROOT), tmp_path)
+    assert source.name == serving_stage.UPLOAD_NAME
     assert (source / "jobs" / "score_entry.py").read_text() == Path(
         score_entry.__file__
     ).read_text()
