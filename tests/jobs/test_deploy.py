@@ -28,8 +28,7 @@ from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
 
 from jobs import deploy as deploy_module
-from jobs import serving_stage
-from jobs import environments, score_entry, snapshot
+from jobs import environments, score_entry, serving_stage, snapshot
 from tracking_demo.errors import ConfigError
 from tracking_demo.server.local import LocalServer
 from tracking_demo.server.processes import find_free_port, group_alive
