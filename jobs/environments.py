@@ -27,21 +27,10 @@ REGISTRY_USERNAME_VARIABLE = "TRACKING_DEMO_REGISTRY_USERNAME"
 REGISTRY_PASSWORD_VARIABLE = "TRACKING_DEMO_REGISTRY_PASSWORD"
 # Dataset mounts go through FUSE; downloads do not need it.
 MOUNT_REQUIREMENTS = ("fusepy>=3.0.1,<4",)
-# A web service's image runs Azure ML's inference HTTP server (the serving part of
-# azureml-defaults) and loads models with these packages, pinned as the models were trained.
+# A web service's image runs Azure ML's inference HTTP server; its packages come from the
+# scoring container's own lock (`serving/requirements.lock`, jobs.serving_lock).
 SERVING_PACKAGE = "azureml-inference-server-http"
-SERVING_SERVER = f"{SERVING_PACKAGE}>=1.4,<2"
-SERVING_PINNED = (
-    "mlflow",
-    "numpy",
-    "pandas",
-    "scipy",
-    "scikit-learn",
-    "skops",
-    "cloudpickle",
-    "tensorflow",
-    "keras",
-)
+SERVING_ENVIRONMENT_NAME = f"{ENVIRONMENT_NAME}-serving-cpu"
 _REGISTRY = re.compile(
     r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)(:[0-9]+)?$|^localhost:[0-9]+$"
 )
@@ -146,42 +135,37 @@ def environment_version(requirements: list[str], base_image: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def serving_requirements(requirements: list[str]) -> list[str]:
-    """What a web service needs: the lock's pins of the packages the model and `score.py` load,
-    plus Azure ML's inference server. The whole lock plus `azureml-defaults` does not resolve:
-    azureml-defaults pulls azureml-dataset-runtime (numpy<2.3.3, pyarrow<21), while the models
-    were saved with the lock's numpy; the inference server alone resolves with these pins."""
-    wanted: dict[str, str | None] = {name: None for name in SERVING_PINNED}
-    for line in requirements:
-        name = re.split(r"[=<>~!; \[]", line, maxsplit=1)[0].strip().lower()
-        if name in wanted:
-            wanted[name] = line
-    missing = [name for name, line in wanted.items() if line is None]
-    if missing:
-        raise ConfigError(
-            f"the lock has no {', '.join(missing)}: a web service pins them as trained"
-        )
-    return [*(line for line in wanted.values() if line), SERVING_SERVER]
-
-
-def curated_environment(
-    requirements: list[str], gpu: bool, data_mode: str, serving: bool = False
-) -> Any:
-    """An Azure ML-built environment: its base image, Python pinned, the locked packages.
-
-    `serving` keeps what a web service loads and adds the inference server (`jobs.deploy`),
-    under its own name.
-    """
-    from azureml.core import Environment
-    from azureml.core.conda_dependencies import CondaDependencies
+def curated_environment(requirements: list[str], gpu: bool, data_mode: str) -> Any:
+    """An Azure ML-built environment: its base image, Python pinned, the locked packages."""
     from azureml.core.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE
 
-    base = serving_requirements(requirements) if serving else requirements
-    packages = [*base, *(MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
+    packages = [*requirements, *(MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
     base_image = DEFAULT_GPU_IMAGE if gpu else DEFAULT_CPU_IMAGE
-    purpose = "serving-" if serving else ""
-    environment = Environment(f"{ENVIRONMENT_NAME}-{purpose}{'gpu' if gpu else 'cpu'}")
-    environment.version = environment_version(packages, base_image)
+    name = f"{ENVIRONMENT_NAME}-{'gpu' if gpu else 'cpu'}"
+    return _conda_environment(name, environment_version(packages, base_image), packages, base_image)
+
+
+def serving_environment(root: Path) -> Any:
+    """A web service's environment (ACI, SDK v1): the scoring container's own lock on Azure ML's
+    CPU base image, versioned by the lock's hash, the version managed online endpoints use too.
+    It cannot be cut from poetry.lock: the inference server needs an older opentelemetry."""
+    from azureml.core.environment import DEFAULT_CPU_IMAGE
+
+    from jobs import serving_lock
+
+    packages = serving_lock.pinned_requirements(root)
+    return _conda_environment(
+        SERVING_ENVIRONMENT_NAME, serving_lock.lock_hash(root), packages, DEFAULT_CPU_IMAGE
+    )
+
+
+def _conda_environment(name: str, version: str, packages: list[str], base_image: str) -> Any:
+    """Python pinned, the packages by pip, conda-forge only, on `base_image`."""
+    from azureml.core import Environment
+    from azureml.core.conda_dependencies import CondaDependencies
+
+    environment = Environment(name)
+    environment.version = version
     environment.environment_variables.clear()  # the SDK's EXAMPLE_ENV_VAR; jobs set theirs
     dependencies = CondaDependencies.create(
         python_version=PYTHON_VERSION, pip_packages=packages, pin_sdk_version=False

@@ -6,14 +6,16 @@ Curated: a base image plus a conda file with Python and the lock's pins, version
 Image: `Environment(image=...)`; v2 has no per-environment registry password, so a private
 registry is the workspace's own, an attached one, or one the workspace's identity may pull from
 (AcrPull): the README's "Pulling from a private registry".
+Serving: the scoring container's own lock (`serving/requirements.lock`), versioned by its hash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from jobs import environments
+from jobs import environments, serving_lock
 from jobs.environments import ImageRef
 from tracking_demo.errors import ConfigError
 
@@ -21,6 +23,9 @@ from tracking_demo.errors import ConfigError
 # curated environments pin the tag Azure ML publishes as current when the image is built.
 CPU_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 GPU_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.8-cudnn8-ubuntu22.04"
+# A managed online deployment's environment: named apart from the v1 one, whose conda file the
+# SDK writes differently (one name and version is one content).
+SERVING_ENVIRONMENT_NAME = f"{environments.ENVIRONMENT_NAME}-serving"
 
 
 def base_image(gpu: bool) -> str:
@@ -36,22 +41,34 @@ def conda_file(packages: list[str]) -> dict[str, Any]:
     }
 
 
-def curated_environment(
-    requirements: list[str], gpu: bool, data_mode: str, serving: bool = False
-) -> Any:
+def curated_environment(requirements: list[str], gpu: bool, data_mode: str) -> Any:
     """The lock's pins on Azure ML's base image, named and versioned like the v1 environment."""
     from azure.ai.ml.entities import Environment
 
-    base = environments.serving_requirements(requirements) if serving else requirements
-    packages = [*base, *(environments.MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
+    packages = [*requirements, *(environments.MOUNT_REQUIREMENTS if data_mode == "mount" else ())]
     image = base_image(gpu)
-    purpose = "serving-" if serving else ""
     return Environment(
-        name=f"{environments.ENVIRONMENT_NAME}-{purpose}{'gpu' if gpu else 'cpu'}",
+        name=f"{environments.ENVIRONMENT_NAME}-{'gpu' if gpu else 'cpu'}",
         version=environments.environment_version(packages, image),
         image=image,
         conda_file=conda_file(packages),
         description="tracking-demo's locked dependencies (poetry.lock), versioned by their hash",
+    )
+
+
+def serving_environment(root: Path) -> Any:
+    """A managed online deployment's environment: the scoring container's own lock
+    (`serving/requirements.lock`, the inference server included) on Azure ML's CPU base image,
+    versioned by the lock's hash, so an unchanged lock reuses the image Azure ML built."""
+    from azure.ai.ml.entities import Environment
+
+    return Environment(
+        name=SERVING_ENVIRONMENT_NAME,
+        version=serving_lock.lock_hash(root),
+        image=CPU_BASE_IMAGE,
+        conda_file=conda_file(serving_lock.pinned_requirements(root)),
+        description="tracking-demo's scoring container (serving/requirements.lock), versioned "
+        "by the lock's hash",
     )
 
 
