@@ -1,12 +1,13 @@
-"""`python -m jobs.deploy`: user errors, the dry-run spec, the deploy path with the workspace faked
-at the SDK's edge, the entry script's error answers, and `--local` against a real MLflow server."""
+"""`python -m jobs.deploy aci` (SDK v1), `delete --sdk v1` and `local`: user errors, the dry-run
+spec, the deploy path with the workspace faked at the SDK's edge, the entry script's error
+answers, and `local` against a real MLflow server. The managed online endpoint is
+tests/jobs/test_deploy_endpoint.py."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,9 +28,10 @@ from click.testing import CliRunner, Result
 from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
 
-from jobs import deploy as deploy_module
-from jobs import environments, score_entry, serving_stage, snapshot
-from tracking_demo.errors import ConfigError
+from jobs import environments, score_entry, serving_lock, serving_stage, snapshot
+from jobs.deploy import aci as aci_module
+from jobs.deploy import names
+from jobs.deploy.cli import main
 from tracking_demo.server.local import LocalServer
 from tracking_demo.server.processes import find_free_port, group_alive
 from tracking_demo.serving.payload import RequestError
@@ -40,7 +42,12 @@ SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(deploy_module.main, ["--source", str(ROOT), *args], env=env or {})
+    """`python -m jobs.deploy aci ...`, the SDK v1 web service."""
+    return CliRunner().invoke(main, ["aci", "--source", str(ROOT), *args], env=env or {})
+
+
+def invoke_command(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env={})
 
 
 def pip_packages(spec: dict[str, Any]) -> list[str]:
@@ -54,7 +61,11 @@ def pip_packages(spec: dict[str, Any]) -> list[str]:
 def test_help_names_the_ways_to_pick_a_model() -> None:
     result = invoke("--help")
     assert result.exit_code == 0, result.output
-    for option in ("--best-by", "--service-name", "--local", "--check", "--delete", "--dry-run"):
+    for option in ("--best-by", "--service-name", "--dry-run", "--show-keys"):
+        assert option in result.output
+    result = invoke_command("local", "--help")
+    assert result.exit_code == 0, result.output
+    for option in ("--best-by", "--check", "--port", "--tracking-uri"):
         assert option in result.output
 
 
@@ -79,12 +90,6 @@ def test_help_names_the_ways_to_pick_a_model() -> None:
         (["moons-rf:1", "--image", "myacr.azurecr.io/td:1"], "--image is only used with"),
         (["moons-rf:1", "--tag", "team"], "--tag 'team' is not KEY=VALUE"),
         (["moons-rf:1", "--no-auth", "--show-keys"], "--show-keys with --no-auth"),
-        (["moons-rf:1", "--check"], "--check is for --local"),
-        (["moons-rf:1", "--tracking-uri", "http://x"], "--tracking-uri is for --local"),
-        (["moons-rf:1", "--local", "--dry-run"], "--dry-run and --local"),
-        (["--delete"], "--delete needs --service-name"),
-        (["moons-rf:1", "--delete", "--service-name", "moons-rf"], "--delete takes no MODEL"),
-        (["--delete", "--service-name", "svc", "--local"], "it has no --local"),
     ],
 )
 @pytest.mark.usefixtures("no_network")
@@ -93,13 +98,37 @@ def test_bad_input_is_one_line_before_any_login(args: list[str], message: str) -
     assert_refused(invoke(*args), message)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["delete", "--sdk", "v1"], "--sdk v1 needs --service-name"),
+        (["delete", "--sdk", "v1", "moons-rf", "--service-name", "svc"], "not ENDPOINT"),
+        (["delete", "--sdk", "v1", "--service-name", "Svc_1"], "service name 'Svc_1' is not valid"),
+        (["delete", "--service-name", "svc"], "--service-name names an ACI service"),
+        (["local"], "give MODEL"),
+        (["local", "moons-rf"], "model 'moons-rf' names no version"),
+    ],
+)
+@pytest.mark.usefixtures("no_network")
+def test_delete_and_local_refuse_bad_input_before_any_login(args: list[str], message: str) -> None:
+    assert_refused(invoke_command(*args), message)
+
+
+@pytest.mark.parametrize("option", ["--check", "--tracking-uri=http://x", "--delete", "--local"])
+def test_aci_has_no_local_options(option: str) -> None:
+    """What used to be flags of one command are other subcommands now: click says so (exit 2)."""
+    result = invoke("moons-rf:1", option)
+    assert result.exit_code == 2, result.output
+    assert "No such option" in result.output
+
+
 @pytest.mark.usefixtures("no_network")
 def test_a_busy_local_port_is_refused_before_the_registry(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = invoke("moons-rf:1", "--local", "--port", str(port))
+        result = invoke_command("local", "moons-rf:1", "--port", str(port))
     assert_refused(result, f"port {port} on 127.0.0.1 is in use")
 
 
@@ -143,39 +172,33 @@ def test_dry_run_shows_the_entry_script_and_the_aci_configuration(spec: dict[str
     assert spec["snapshot"]["within_limits"] is True
 
 
-def test_dry_run_environment_pins_what_serving_loads_plus_the_inference_server(
-    spec: dict[str, Any],
-) -> None:
+def test_dry_run_environment_is_the_serving_lock(spec: dict[str, Any]) -> None:
+    """The scoring container's own lock (what models load plus the inference server), pinned
+    as the lock pins it and versioned by its hash, the same version managed endpoints use."""
     packages = pip_packages(spec)
-    assert environments.SERVING_SERVER in packages
-    names = {re.split(r"[=<>; ]", line, maxsplit=1)[0] for line in packages}
-    assert {"mlflow", "numpy", "scikit-learn", "skops", "tensorflow", "keras"} <= names
+    assert packages == serving_lock.pinned_requirements(ROOT)
+    names_pinned = {line.split("==")[0] for line in packages}
+    assert {"mlflow", "numpy", "scikit-learn", "skops", "tensorflow", "keras"} <= names_pinned
+    assert environments.SERVING_PACKAGE in names_pinned
     assert (
-        not {"azureml-core", "azureml-dataprep", "azureml-defaults"} & names
+        not {"azureml-core", "azureml-dataprep", "azureml-defaults"} & names_pinned
     ), "azureml-defaults (via azureml-dataset-runtime) does not resolve with the lock's numpy"
-    locked = set(environments.locked_requirements(ROOT, False, os.environ))
-    assert all(line in locked for line in packages if line != environments.SERVING_SERVER)
     environment = spec["environment"]
     assert environment["name"] == "tracking-demo-serving-cpu"
-    assert environment["version"] == environments.environment_version(
-        packages, environment["docker"]["baseImage"]
-    )
+    assert environment["version"] == serving_lock.lock_hash(ROOT)
     assert spec["inference_config"]["environment"] == (
         f"tracking-demo-serving-cpu:{environment['version']}"
     )
 
 
 def test_serving_environment_leaves_the_training_one_as_it_was() -> None:
-    lock = [f"{name}==1.0" for name in environments.SERVING_PINNED] + ["azureml-core==1.61.0"]
+    lock = ["mlflow==1.0", "azureml-core==1.61.0"]
     training = environments.curated_environment(lock, False, "download")
-    serving = environments.curated_environment(lock, False, "download", serving=True)
+    serving = environments.serving_environment(ROOT)
     assert training.name == "tracking-demo-cpu"
     assert list(training.python.conda_dependencies.pip_packages) == lock
-    served = list(serving.python.conda_dependencies.pip_packages)
-    assert served == [*lock[:-1], environments.SERVING_SERVER]
+    assert serving.name == "tracking-demo-serving-cpu"
     assert serving.version != training.version
-    with pytest.raises(ConfigError, match="the lock has no skops"):
-        environments.serving_requirements([line for line in lock if "skops" not in line])
 
 
 def test_dry_run_shows_a_best_by_model_as_asked_not_resolved() -> None:
@@ -210,7 +233,7 @@ def test_dry_run_with_the_custom_image() -> None:
 
 
 def test_delete_dry_run_names_the_service() -> None:
-    result = invoke("--delete", "--service-name", "moons-svc", "--dry-run")
+    result = invoke_command("delete", "--sdk", "v1", "--service-name", "moons-svc", "--dry-run")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["action"] == "delete"
 
@@ -223,7 +246,7 @@ def test_uploaded_source_is_the_job_snapshot_plus_the_entry_script(tmp_path: Pat
     ).read_text()
     assert (source / "src" / "tracking_demo" / "serving" / "score.py").is_file()
     assert not (source / "tests").exists() and not (source / ".venv").exists()
-    assert not (source / "jobs" / "deploy.py").exists(), "only the entry script of jobs/"
+    assert not (source / "jobs" / "deploy").exists(), "only the entry script of jobs/"
 
 
 @pytest.mark.parametrize(
@@ -231,15 +254,15 @@ def test_uploaded_source_is_the_job_snapshot_plus_the_entry_script(tmp_path: Pat
     [("moons-rf", "moons-rf"), ("MNIST_CNN", "mnist-cnn"), ("7up", "model-7up"), ("x", "x-svc")],
 )
 def test_default_service_names_follow_azure_rules(model_name: str, expected: str) -> None:
-    name = deploy_module.default_service_name(model_name)
+    name = names.default_name(model_name)
     assert name == expected
-    assert deploy_module.check_service_name(name) == name
+    assert names.check_service_name(name) == name
 
 
 def test_a_long_model_name_gives_a_service_name_of_32_characters() -> None:
-    name = deploy_module.default_service_name("A_Very_Long_Model_Name-" * 3)
+    name = names.default_name("A_Very_Long_Model_Name-" * 3)
     assert name == "a-very-long-model-name-a-very-lo"
-    assert deploy_module.check_service_name(name) == name
+    assert names.check_service_name(name) == name
 
 
 # --- the entry script Azure ML runs --------------------------------------------------------
@@ -405,7 +428,7 @@ def workspace(monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
         def delete(self) -> None:
             state.service.delete()
 
-    monkeypatch.setattr(deploy_module, "load_workspace", lambda ref, environ=None: state)
+    monkeypatch.setattr(aci_module, "load_workspace", lambda ref, environ=None: state)
     monkeypatch.setattr(azureml.core, "Model", Model)
     monkeypatch.setattr(azureml.core.webservice, "Webservice", Webservice)
     return state
@@ -484,7 +507,7 @@ def test_a_failed_deployment_prints_the_service_logs_and_exits_1(
 
 @pytest.mark.usefixtures("no_network")
 def test_delete_removes_the_named_service(workspace: FakeWorkspace) -> None:
-    result = invoke("--delete", "--service-name", "moons-svc")
+    result = invoke_command("delete", "--sdk", "v1", "--service-name", "moons-svc")
     assert result.exit_code == 0, result.output
     assert workspace.webservices == ["moons-svc"]
     assert workspace.service.deleted
@@ -572,7 +595,7 @@ def test_local_check_serves_the_registered_model_and_stops(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     with no_endpoint_left(port):
         finished = run_module(
-            "deploy", f"{name}:{version}", "--local", "--check", "--port", str(port)
+            "deploy", "local", f"{name}:{version}", "--check", "--port", str(port)
         )
     assert finished.returncode == 0, finished.stderr
     answer = json.loads(finished.stdout)
@@ -600,8 +623,8 @@ def test_local_serves_with_a_key_until_interrupted(
     with no_endpoint_left(port):
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "jobs.deploy", name, "--best-by", "accuracy"),
-                *("--local", "--port", str(port)),
+                *(sys.executable, "-m", "jobs.deploy", "local", name, "--best-by", "accuracy"),
+                *("--port", str(port)),
             ],
             cwd=ROOT,
             env=env,
