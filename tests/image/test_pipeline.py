@@ -261,15 +261,19 @@ def _filled(words: list[str], values: dict[str, str]) -> list[str]:
     return [re.sub(r"\$\(([\w.]+)\)", lambda m: values[m.group(1)], word) for word in words]
 
 
+def _parameter(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [p for p in pipeline["parameters"] if p["name"] == name]
+    assert len(found) == 1, f"one parameter '{name}'"
+    return found[0]
+
+
 def test_train_runs_only_on_main_when_the_parameter_asks(pipeline: dict[str, Any]) -> None:
-    assert pipeline["parameters"] == [
-        {
-            "name": "train",
-            "displayName": "Train on Azure ML with the pushed image (main only)",
-            "type": "boolean",
-            "default": "false",
-        }
-    ], "training costs money: off unless a queued run asks for it"
+    assert _parameter(pipeline, "train") == {
+        "name": "train",
+        "displayName": "Train on Azure ML with the pushed image (main only)",
+        "type": "boolean",
+        "default": "false",
+    }, "training costs money: off unless a queued run asks for it"
     stage = _stage(pipeline, "Train")
     assert stage["dependsOn"] == "BuildAndPush", "it trains on the image that stage pushed"
     condition = " ".join(stage["condition"].split())
@@ -377,3 +381,151 @@ def test_train_emit_command_writes_yaml_az_ml_accepts(
     assert job.inputs["data"].path.endswith(f"{variables['datasetName']}@latest")
     assert (emitted.parent / job.code).resolve() == root.resolve(), "code: the checkout"
     job._to_rest_object()  # what az ml sends: builds offline
+
+
+# --- Deploy: the registered model to a managed online endpoint, then a smoke test -----------
+
+
+def _deploy_steps(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
+    return _steps(_stage(pipeline, "Deploy"))
+
+
+def _deploy_step(pipeline: dict[str, Any]) -> dict[str, Any]:
+    steps = [s for s in _deploy_steps(pipeline) if s.get("task") == "AzureCLI@2"]
+    assert len(steps) == 1, "one AzureCLI@2 step deploys"
+    return steps[0]
+
+
+def _smoke_step(pipeline: dict[str, Any]) -> dict[str, Any]:
+    steps = [s for s in _deploy_steps(pipeline) if "tracking-demo predict" in s.get("script", "")]
+    assert len(steps) == 1, "one step runs tracking-demo predict"
+    return steps[0]
+
+
+def _script_words(script: str, marker: str) -> list[str]:
+    lines = [line for line in script.splitlines() if marker in line]
+    assert len(lines) == 1, f"the script has one line with {marker}"
+    return shlex.split(lines[0])
+
+
+def test_deploy_runs_only_on_main_after_train_when_its_parameter_asks(
+    pipeline: dict[str, Any],
+) -> None:
+    parameter = _parameter(pipeline, "deploy")
+    assert (parameter["type"], parameter["default"]) == (
+        "boolean",
+        "false",
+    ), "an endpoint bills by the hour: off unless a queued run asks for it"
+    stage = _stage(pipeline, "Deploy")
+    assert stage["dependsOn"] == "Train", "it deploys what Train registered"
+    condition = " ".join(stage["condition"].split())
+    assert condition.startswith("and(succeeded(), ")
+    assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
+    assert "eq('${{ parameters.deploy }}', 'true')" in condition
+
+
+def test_deploy_reads_the_registered_model_artifact_and_logs_in_like_train(
+    pipeline: dict[str, Any],
+) -> None:
+    steps = _deploy_steps(pipeline)
+    step = _deploy_step(pipeline)
+    setup = [i for i, s in enumerate(steps) if s.get("script") == "bash scripts/setup.sh"]
+    assert setup and setup[0] < steps.index(step), "the project is installed before deploying"
+    assert steps[setup[0]]["env"]["SETUP_GROUPS"] == "main,azure", "SDK v2, as Train installs it"
+    downloads = [s for s in steps if s.get("task") == "DownloadPipelineArtifact@2"]
+    assert len(downloads) == 1 and steps.index(downloads[0]) < steps.index(step)
+    published = {
+        s["inputs"]["artifact"]
+        for s in _train_steps(pipeline)
+        if s.get("task") == "PublishPipelineArtifact@1"
+    }
+    artifact = downloads[0]["inputs"]["artifactName"]
+    assert artifact == "registered-model" and artifact in published
+    script = step["inputs"]["inlineScript"]
+    assert script.startswith("set -euo pipefail")
+    info = f"{downloads[0]['inputs']['targetPath']}/model.json"
+    assert f'info="{info}"' in script, "model.json as jobs.model_info --out wrote it"
+    assert 'jq --exit-status --raw-output .name "$info"' in script
+    assert 'jq --exit-status --raw-output .version "$info"' in script
+    connection = re.fullmatch(r"\$\((\w+)\)", step["inputs"]["azureSubscription"])
+    assert connection and connection.group(1) == "azureServiceConnection"
+
+
+def test_deploy_command_deploys_that_exact_version_with_the_cli_login(
+    pipeline: dict[str, Any],
+) -> None:
+    words = _script_words(_deploy_step(pipeline)["inputs"]["inlineScript"], "jobs.deploy")
+    assert words[:5] == [".venv/bin/python", "-m", "jobs.deploy", "endpoint", "$name:$version"]
+    assert _option(words, "--auth") == "cli", "the login AzureCLI@2 makes, no secret"
+    assert _option(words, "--endpoint-name") == "$(endpointName)"
+    assert "--show-keys" not in words, "keys never reach the log"
+    referenced = set(re.findall(r"\$\((\w+)\)", " ".join(words)))
+    assert referenced <= set(_variables(pipeline)), "every setting is a pipeline variable"
+
+
+def test_deploy_command_dry_run_writes_yaml_az_ml_accepts(
+    root: Path, pipeline: dict[str, Any], tmp_path: Path
+) -> None:
+    """The stage's deploy command, variables and model filled in, run here with --dry-run: the
+    YAML it emits loads with azure-ai-ml's loaders as the deployment the stage means."""
+    from azure.ai.ml import load_online_deployment, load_online_endpoint
+
+    words = _script_words(_deploy_step(pipeline)["inputs"]["inlineScript"], "jobs.deploy")
+    variables = _variables(pipeline)
+    filled = [w.replace("$name:$version", "moons-rf:7") for w in _filled(words, variables)]
+    result = subprocess.run(
+        [sys.executable, *filled[1:], "--dry-run", "--emit", str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    endpoint = load_online_endpoint(tmp_path / "endpoint.yml")
+    assert endpoint.name == variables["endpointName"] and endpoint.auth_mode == "key"
+    deployment = load_online_deployment(tmp_path / "deployment.yml")
+    assert deployment.model == "moons-rf:7"
+    assert deployment.instance_type == variables["instanceType"]
+    assert deployment.code_configuration.scoring_script == "jobs/score_entry.py"
+    assert f"# workspace: {variables['workspaceName']} (resource group" in result.stdout
+
+
+def test_deploy_keeps_the_scoring_uri_and_key_secret(pipeline: dict[str, Any]) -> None:
+    script = _deploy_step(pipeline)["inputs"]["inlineScript"]
+    show = _script_words(script, "az ml online-endpoint show")
+    assert _option(show, "--query") == "scoring_uri"
+    credentials = _script_words(script, "get-credentials")
+    assert _option(credentials, "--query") == "primaryKey"
+    assert "##vso[task.setvariable variable=endpointKey;issecret=true]$key" in script
+    assert "##vso[task.setvariable variable=scoringUri;issecret=true]$uri" in script
+    echoes = [line for line in script.splitlines() if "echo" in line and "$key" in line]
+    assert all("issecret=true" in line for line in echoes), "the key is never echoed in clear"
+    smoke = _smoke_step(pipeline)
+    assert smoke["env"]["TRACKING_DEMO_SERVING_KEY"] == "$(endpointKey)"
+    assert smoke["env"]["SCORING_URI"] == "$(scoringUri)"
+    assert "$(endpointKey)" not in smoke["script"] and "--key" not in smoke["script"]
+
+
+def test_smoke_test_commands_exist_and_parse(pipeline: dict[str, Any], tmp_path: Path) -> None:
+    """`tracking-demo data moons` and `tracking-demo predict` with the stage's own options,
+    parsed by the CLI itself (an unknown option or a bad value fails here)."""
+    from tracking_demo.cli.main import cli
+
+    script = _smoke_step(pipeline)["script"]
+    values = {**_variables(pipeline), "Agent.TempDirectory": str(tmp_path)}
+    for marker, path in (
+        ("tracking-demo data", ["data", "moons"]),
+        ("tracking-demo predict", ["predict"]),
+    ):
+        words = _filled(_script_words(script, marker), values)
+        assert words[0] == ".venv/bin/tracking-demo" and words[1 : 1 + len(path)] == path
+        command: Any = cli
+        for name in path:
+            command = command.commands[name]
+        args = [w.replace("$SCORING_URI", "https://e.inference.ml.azure.com/score") for w in words]
+        command.make_context(" ".join(path), args[1 + len(path) :])
+    predict = _script_words(script, "tracking-demo predict")
+    data = _script_words(script, "tracking-demo data")
+    assert _option(predict, "--data") == _option(data, "--out"), "the rows it just wrote"
+    assert _option(predict, "--model-kind") == "moons"
