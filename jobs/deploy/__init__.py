@@ -4,3 +4,7 @@ endpoint, or an ACI web service through SDK v1) or here as Azure's container wou
 `cli` wires the subcommands; `names` and `options` check what they are given; `aci` is the SDK v1
 path. Nothing here imports an Azure SDK until a subcommand needs it.
 """
+
+from jobs.deploy.cli import main
+
+__all__ = ["main"]

@@ -36,9 +36,15 @@ def test_the_readme_shows_every_submitter() -> None:
     ("module", "args"), readme_commands(), ids=lambda value: " ".join(value)[:60]
 )
 def test_a_readme_command_parses(module: str, args: list[str]) -> None:
-    main = importlib.import_module(module).main
+    """A submitter with subcommands (`jobs.deploy endpoint ...`): the subcommand's options."""
+    command: click.Command = importlib.import_module(module).main
+    name, given = module, list(args)
+    if isinstance(command, click.Group) and given and not given[0].startswith("-"):
+        if given[0] not in command.commands:
+            pytest.fail(f"README: python -m {module} {shlex.join(args)}: no subcommand {given[0]}")
+        command, name, given = command.commands[given[0]], f"{module} {given[0]}", given[1:]
     try:
-        main.make_context(module, list(args))
+        command.make_context(name, given)
     except click.exceptions.Exit:
         pass
     except click.UsageError as error:
