@@ -15,7 +15,9 @@ DEFAULT_PORT = 8000
 
 
 def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, str | None]:
-    """A local folder passes as it is; a registry ref or URI is checked before serving."""
+    """A local folder passes as it is; a registry ref or URI is checked before serving, and an
+    alias is pinned to the version it names now (and the output says whether the registry
+    held it as an alias or, where it has none, as a version tag)."""
     from tracking_demo import registry
     from tracking_demo.serving import score
 
@@ -24,8 +26,12 @@ def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, st
     if Path(model).exists():
         return model, None
     uri = registry.model_uri_from_ref(model)
-    session = session_from_options(tracking)
-    return uri, registry.run_id_of(session.client, uri)
+    client = session_from_options(tracking).client
+    pinned = registry.pinned_uri(client, uri)
+    named = registry.parse_version_uri(uri)
+    if named is not None and named.alias:
+        click.echo(f"{model} is {pinned} ({registry.held_by(client, named.alias)})")
+    return pinned, registry.run_id_of(client, pinned)
 
 
 @click.command()
@@ -121,6 +127,12 @@ def serve(
     help="MNIST, one example: where the digit is saved as PNG.",
 )
 @click.option("--run-id", help="Compare with this run's metric [default: the run /ready names].")
+@click.option(
+    "--model",
+    "model_ref",
+    help="Compare with the run behind this registered version (NAME:VERSION, NAME@champion): "
+    "Azure's endpoints have no /ready to name it.",
+)
 @click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
 @tracking_options
@@ -134,6 +146,7 @@ def predict(
     seed: int | None,
     image_out: Path,
     run_id: str | None,
+    model_ref: str | None,
     retries: int,
     timeout: float,
     tracking: TrackingOptions,
@@ -141,9 +154,13 @@ def predict(
     """Score test examples on a running endpoint (ours or Azure ML's) and check the answers."""
     import numpy as np
 
-    from tracking_demo import evaluation
+    from tracking_demo import evaluation, registry
     from tracking_demo.serving import client
 
+    if run_id and model_ref:
+        raise click.UsageError("give --run-id or --model, not both")
+    if model_ref:
+        registry.model_uri_from_ref(model_ref)  # a malformed ref fails before any request
     target = client.Endpoint(endpoint, key, timeout_s=timeout, retries=retries)
     data = evaluation.load(model_kind, data_dir)
     session = client.http_session(target)
@@ -163,17 +180,21 @@ def predict(
         f"{result.metric} on {result.count} test examples from {data.source}: {result.value:.4f} "
         f"({result.requests} requests, {result.seconds:.2f}s)"
     )
-    run_id = run_id or (client.model_info(session, target) or {}).get("run_id")
-    if not run_id:
-        click.echo("no run to compare with: the endpoint does not name one; pass --run-id")
-        return
     try:
+        if model_ref:
+            run_id = _run_of_model(model_ref, tracking)
+        run_id = run_id or (client.model_info(session, target) or {}).get("run_id")
+        if not run_id:
+            click.echo(
+                "no run to compare with: the endpoint does not name one; pass --run-id or --model"
+            )
+            return
         logged = _run_metric(run_id, data.run_metric, tracking)
     except Exception as error:
         reason = str(error) if isinstance(error, TrackingDemoError) else mlflow_error_message(error)
         if reason is None:
             raise
-        click.echo(f"cannot compare with run {run_id}: {reason}", err=True)
+        click.echo(f"cannot compare with run {run_id or model_ref}: {reason}", err=True)
         return
     if logged is None:
         click.echo(f"run {run_id} has no '{data.run_metric}' metric to compare with")
@@ -182,6 +203,21 @@ def predict(
         f"run {run_id} logged {data.run_metric}={logged:.4f}; "
         f"difference {result.value - logged:+.4f}"
     )
+
+
+def _run_of_model(ref: str, tracking: TrackingOptions) -> str | None:
+    """The run that logged registered version REF; an alias is resolved as `serve` does."""
+    from tracking_demo import registry
+
+    uri = registry.model_uri_from_ref(ref)
+    client = session_from_options(tracking).client
+    version = registry.resolve_version(client, uri)
+    if version is None:  # a runs:/ URI
+        return registry.run_id_of(client, uri)
+    named = registry.parse_version_uri(uri)
+    how = f" ({registry.held_by(client, named.alias)})" if named and named.alias else ""
+    click.echo(f"{ref} is {version.name}:{version.version}{how}, logged by run {version.run_id}")
+    return version.run_id
 
 
 def _run_metric(run_id: str, name: str, tracking: TrackingOptions) -> float | None:
