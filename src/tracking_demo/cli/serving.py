@@ -94,8 +94,18 @@ def serve(
 
 
 @click.command()
-@click.option("--endpoint", required=True, help="Scoring URI, e.g. http://127.0.0.1:8000/score.")
+@click.option(
+    "--endpoint",
+    required=True,
+    help="Scoring URI: http://127.0.0.1:8000/score (serve), an ACI service's, or a managed "
+    "endpoint's https://ENDPOINT.REGION.inference.ml.azure.com/score.",
+)
 @click.option("--key", envvar=KEY_VARIABLE, help=f"Endpoint key [default: ${KEY_VARIABLE}].")
+@click.option(
+    "--deployment",
+    help="Managed endpoint: score on this deployment whatever the traffic split "
+    "(header azureml-model-deployment), e.g. the new one of a blue/green rollout.",
+)
 @click.option(
     "--model-kind",
     type=click.Choice(["mnist", "moons", "housing"]),
@@ -139,6 +149,7 @@ def serve(
 def predict(
     endpoint: str,
     key: str | None,
+    deployment: str | None,
     model_kind: str,
     data_dir: Path | None,
     count: int,
@@ -161,7 +172,9 @@ def predict(
         raise click.UsageError("give --run-id or --model, not both")
     if model_ref:
         registry.model_uri_from_ref(model_ref)  # a malformed ref fails before any request
-    target = client.Endpoint(endpoint, key, timeout_s=timeout, retries=retries)
+    target = client.Endpoint(
+        endpoint, key, timeout_s=timeout, retries=retries, deployment=deployment or None
+    )
     data = evaluation.load(model_kind, data_dir)
     session = client.http_session(target)
     rng = np.random.default_rng(seed)
