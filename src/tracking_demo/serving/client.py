@@ -85,6 +85,14 @@ def _error_text(response: requests.Response) -> str:
     return str(body)[:300]
 
 
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _status(response: requests.Response) -> str:
     """A managed endpoint turns its container's non-200 into 424 and names the real status."""
     container = response.headers.get(CONTAINER_STATUS_HEADER)
@@ -94,8 +102,9 @@ def _status(response: requests.Response) -> str:
 
 
 def _hint(response: requests.Response, endpoint: Endpoint) -> str:
-    """What to check for the refusals an endpoint's edge answers before any scoring script."""
-    if response.status_code == 401:
+    """What to check for the refusals Azure's edge answers before any scoring script (ours
+    say what they expected themselves)."""
+    if response.status_code == 401 and "expected" not in _json_object(response):
         return "; check --key (or $TRACKING_DEMO_SERVING_KEY): the endpoint's key is needed"
     if response.status_code == 404 and endpoint.deployment:
         return f"; does the endpoint have a deployment named '{endpoint.deployment}'?"
