@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
@@ -16,6 +18,7 @@ from tests.support.server import session_on
 from jobs.deploy_target import mlflow_client, parse_target, resolve_version
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError, DataError
+from tracking_demo.serving import model as model_io
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.promotion import PromotionOptions, promote
 
@@ -165,6 +168,15 @@ def test_champion_moves_serves_and_lists_on_both_servers(  # type: ignore[no-unt
     assert registry.resolve_version(client, uri).version == good  # type: ignore[union-attr]
     target = parse_target(f"{name}@champion", None, None)
     assert resolve_version(mlflow_client(server.uri), target) == good  # jobs.deploy's lookup
+    mlflow.set_tracking_uri(server.uri)  # as $TRACKING_DEMO_MODEL_URI=models:/NAME@champion
+    loaded = model_io.load(f"models:/{name}@champion")
+    rows = pd.read_csv(moons_dir / "test.csv")[["x1", "x2"]]
+    champion_model = model_io.load(f"models:/{name}/{good}")
+    assert loaded.predict(rows).tolist() == champion_model.predict(rows).tolist()
+    assert (
+        loaded.predict(rows).tolist()
+        != model_io.load(f"models:/{name}/{stump}").predict(rows).tolist()
+    )
     history = client.search_runs(
         [client.get_experiment_by_name("model-promotion").experiment_id],
         f"tags.model = '{name}'",
