@@ -1,11 +1,13 @@
-"""Model registry: register from a run, list versions, pick the best, resolve refs, download."""
+"""Model registry: register from a run, list versions, pick the best, resolve refs, download; the
+`champion` as an alias, or as a version tag where the registry has no aliases (Azure ML)."""
 
 from __future__ import annotations
 
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -166,7 +168,7 @@ def rank_versions(
 
 def download(ref: str, out_dir: Path) -> Path:
     """Write the model's MLflow folder (MLmodel at its top) to `out_dir`."""
-    uri = model_uri_from_ref(ref)
+    uri = pinned_uri(MlflowClient(), model_uri_from_ref(ref))
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(out_dir))
@@ -197,17 +199,36 @@ def parse_version_uri(uri: str) -> VersionRef | None:
 
 
 def resolve_version(client: MlflowClient, uri: str) -> ModelVersion | None:
-    """The registry version a `models:/` URI names (by number or alias); None for `runs:/`."""
+    """The registry version a `models:/` URI names (by number or alias); None for `runs:/`.
+
+    An alias is looked up as the registry keeps it: a real alias, or the version tag that
+    stands in for one where the server has no aliases (`version_by_alias`)."""
     ref = parse_version_uri(uri)
     if ref is None:
         return None
     try:
         if ref.alias:
-            return client.get_model_version_by_alias(ref.name, ref.alias)
-        assert ref.version is not None  # parse_version_uri names a version or an alias
-        return client.get_model_version(ref.name, ref.version)
+            version = version_by_alias(client, ref.name, ref.alias)
+        else:
+            assert ref.version is not None  # parse_version_uri names a version or an alias
+            version = client.get_model_version(ref.name, ref.version)
     except MlflowException as error:
         raise ConfigError(f"no model version at {uri}: {error.message}") from error
+    if version is None:
+        how = held_by(client, ref.alias or CHAMPION)
+        raise ConfigError(f"no model version at {uri}: no version of '{ref.name}' holds the {how}")
+    return version
+
+
+def pinned_uri(client: MlflowClient, uri: str) -> str:
+    """`models:/NAME@ALIAS` as `models:/NAME/VERSION`, so that downloads never ask the server
+    for an alias (Azure ML has none) and serve exactly the version that was resolved."""
+    ref = parse_version_uri(uri)
+    if ref is None or ref.alias is None:
+        return uri
+    version = resolve_version(client, uri)
+    assert version is not None  # an alias URI resolves to a version or raises
+    return f"models:/{ref.name}/{version.version}"
 
 
 def run_id_of(client: MlflowClient, uri: str) -> str | None:
@@ -218,11 +239,110 @@ def run_id_of(client: MlflowClient, uri: str) -> str | None:
     return version.run_id if version is not None else None
 
 
+# --- aliases, or the version tag standing in for them -----------------------------------------
+#
+# Azure ML's MLflow registry documents stages, tags and descriptions, not aliases, and the
+# azureml-mlflow plugin passes alias calls to a server that does not promise to answer them. So
+# an `azureml://` registry, or any server that refuses the first alias call with 404
+# (`ENDPOINT_NOT_FOUND`), gets tag mode: the version holding alias A carries the tag `A=true`,
+# and moving A moves the tag, so exactly one version holds it. The mode is found once per client.
+
+Mechanism = Literal["alias", "tag"]
+TAG_VALUE = "true"
+NOT_HELD = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+_modes: weakref.WeakKeyDictionary[MlflowClient, Mechanism] = weakref.WeakKeyDictionary()
+
+
+def _no_alias_route(error: MlflowException) -> bool:
+    """The server has no such route (MLflow maps a 404 without its own error code here too)."""
+    return error.error_code == "ENDPOINT_NOT_FOUND"
+
+
+def known_mechanism(client: MlflowClient) -> Mechanism | None:
+    """What this client found (or was told by its registry URI); None before the first call."""
+    if client not in _modes and _registry_uri(client).startswith("azureml:"):
+        _modes[client] = "tag"
+    return _modes.get(client)
+
+
+def describe_mechanism(mechanism: Mechanism, alias: str) -> str:
+    """How output names the mechanism: `alias champion`, or the tag that stands in for it."""
+    if mechanism == "alias":
+        return f"alias {alias}"
+    return f"tag {alias}={TAG_VALUE}; this registry has no aliases"
+
+
+def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version holding `alias`, or None when none does (or the model does not exist)."""
+    if known_mechanism(client) != "tag":
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except MlflowException as error:
+            if _no_alias_route(error):
+                _modes[client] = "tag"
+            elif error.error_code in NOT_HELD:
+                _modes[client] = "alias"
+                return None
+            else:
+                raise
+        else:
+            _modes[client] = "alias"
+            return version
+    holders = _tag_holders(client, name, alias)
+    return holders[0] if holders else None
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> Mechanism:
+    """Point `alias` at `version`: the alias itself, or the tag moved so only `version` has it."""
+    if known_mechanism(client) != "tag":
+        try:
+            client.set_registered_model_alias(name, alias, version)
+        except MlflowException as error:
+            if not _no_alias_route(error):
+                raise
+            _modes[client] = "tag"
+        else:
+            _modes[client] = "alias"
+            return "alias"
+    # The new holder first, then the old ones lose the tag: never a moment with no champion.
+    client.set_model_version_tag(name, version, alias, TAG_VALUE)
+    for holder in _tag_holders(client, name, alias):
+        if holder.version != str(version):
+            client.delete_model_version_tag(name, holder.version, alias)
+    return "tag"
+
+
+def aliases_of(version: ModelVersion, tag_aliases: Iterable[str]) -> list[str]:
+    """The version's aliases, both kinds: real ones, and those of `tag_aliases` it holds as a
+    tag (only named ones: any other tag may be `true` for reasons of its own)."""
+    tagged = {alias for alias in tag_aliases if version.tags.get(alias) == TAG_VALUE}
+    return sorted(set(version.aliases) | tagged)
+
+
+def _tag_holders(client: MlflowClient, name: str, alias: str) -> list[ModelVersion]:
+    """Versions tagged `alias=true`, newest first (filtered here: tag filters in the search
+    string are not among what Azure ML documents)."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    holders = [v for v in versions if v.tags.get(alias) == TAG_VALUE]
+    return sorted(holders, key=lambda v: int(v.version), reverse=True)
+
+
+def _registry_uri(client: MlflowClient) -> str:
+    """MlflowClient keeps the registry URI it resolved only as a private attribute."""
+    return str(getattr(client, "_registry_uri", "") or "")
+
+
 def champion(client: MlflowClient, name: str) -> ModelVersion | None:
-    """The version holding the `champion` alias, or None when no version holds it yet."""
-    try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException as error:
-        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
+    """The version holding `champion` (alias or tag), or None when no version holds it yet."""
+    return version_by_alias(client, name, CHAMPION)
+
+
+def set_champion(client: MlflowClient, name: str, version: str) -> Mechanism:
+    """Make `version` the only champion of `name`; says which mechanism carried it."""
+    return set_alias(client, name, CHAMPION, version)
+
+
+def held_by(client: MlflowClient, alias: str = CHAMPION) -> str:
+    """For output: how the registry behind `client` holds `alias` (found by its last lookup)."""
+    return describe_mechanism(known_mechanism(client) or "alias", alias)

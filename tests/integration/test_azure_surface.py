@@ -1,4 +1,5 @@
-"""Azure ML's tracking server lacks MLflow 3's logged-models API; training must not need it."""
+"""Azure ML's tracking server lacks MLflow 3's logged-models API and registry aliases; training
+and promotion must not need them."""
 
 from __future__ import annotations
 
@@ -21,8 +22,27 @@ pytestmark = pytest.mark.integration
 def test_refused_paths_cover_api_and_ui_routes() -> None:
     assert is_refused("/api/2.0/mlflow/logged-models")
     assert is_refused("/ajax-api/2.0/mlflow/logged-models/search")
+    assert is_refused("/api/2.0/mlflow/registered-models/alias")
+    assert is_refused("/ajax-api/2.0/mlflow/registered-models/alias")
     assert not is_refused("/api/2.0/mlflow/runs/create")
     assert not is_refused("/api/2.0/mlflow/registered-models/create")
+    assert not is_refused("/api/2.0/mlflow/model-versions/set-tag")
+
+
+@pytest.mark.parametrize("prefix", ["api", "ajax-api"])
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_surface_refuses_every_alias_route(azure_surface_server, prefix: str, method: str) -> None:  # type: ignore[no-untyped-def]
+    """GET is `get_model_version_by_alias`, POST sets an alias, DELETE removes one."""
+    response = requests.request(
+        method,
+        f"{azure_surface_server.uri}/{prefix}/2.0/mlflow/registered-models/alias",
+        params={"name": "m", "alias": "champion"} if method == "GET" else None,
+        json=None if method == "GET" else {"name": "m", "alias": "champion", "version": "1"},
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+    assert "aliases are not available" in response.json()["message"]
 
 
 def test_surface_really_refuses_logged_models(azure_surface_server, session_for) -> None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
+import requests
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from tests.support.cli import run_cli
+from tests.support.endpoint import serving
 from tests.support.server import session_on
 
+from jobs.deploy_target import mlflow_client, parse_target, resolve_version
 from tracking_demo import registry
 from tracking_demo.errors import ConfigError, DataError
+from tracking_demo.serving import model as model_io
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.promotion import PromotionOptions, promote
 
@@ -101,3 +108,101 @@ def test_promote_command_then_serve_resolves_the_champion(mlflow_server, moons_d
     client = MlflowClient(tracking_uri=mlflow_server.uri, registry_uri=mlflow_server.uri)
     uri = registry.model_uri_from_ref(f"{name}@champion")
     assert registry.resolve_version(client, uri).version == version  # type: ignore[union-attr]
+
+
+# --- the champion on a server without aliases (Azure ML) and on one with them ---------------
+
+HELD_BY = {
+    "plain": "alias champion",
+    "azure-surface": "tag champion=true; this registry has no aliases",
+}
+
+
+@pytest.fixture(params=sorted(HELD_BY))
+def registry_server(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """The plain local server (aliases), then the `--azure-surface` one (alias routes 404)."""
+    fixture = "mlflow_server" if request.param == "plain" else "azure_surface_server"
+    return request.param, request.getfixturevalue(fixture)
+
+
+def _tag_holders(client: MlflowClient, name: str) -> list[str]:
+    return sorted(
+        v.version
+        for v in client.search_model_versions(f"name = '{name}'")
+        if v.tags.get("champion") == "true"
+    )
+
+
+def _list_rows(stdout: str) -> dict[str, str]:
+    rows = [line.split() for line in stdout.splitlines()[1:] if line.split()[0].isdigit()]
+    return {row[0]: row[2] for row in rows}
+
+
+def test_champion_moves_serves_and_lists_on_both_servers(  # type: ignore[no-untyped-def]
+    registry_server, moons_dir: Path, tmp_path: Path
+) -> None:
+    kind, server = registry_server
+    name = f"champion-{kind}"
+    env = {"MLFLOW_TRACKING_URI": server.uri}
+    client = MlflowClient(tracking_uri=server.uri, registry_uri=server.uri)
+    promote_args = ("models", "promote", name, "--metric", "accuracy", "--data", str(moons_dir))
+
+    stump = _register(server, moons_dir, name, STUMP_GRID)
+    first = run_cli(*promote_args, env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"promoted: {name}@champion -> version {stump}" in first.stdout
+    assert f"champion held by: {HELD_BY[kind]}" in first.stdout
+    good = _register(server, moons_dir, name, GOOD_GRID)
+    second = run_cli(*promote_args, env=env)
+    assert second.returncode == 0, second.stderr
+    assert f"promoted: {name}@champion -> version {good}" in second.stdout
+
+    if kind == "azure-surface":
+        assert _tag_holders(client, name) == [good]  # moved, not copied
+        with pytest.raises(MlflowException, match="ENDPOINT_NOT_FOUND"):
+            client.get_model_version_by_alias(name, "champion")
+    else:
+        assert client.get_model_version_by_alias(name, "champion").version == good
+        assert _tag_holders(client, name) == []
+    uri = f"models:/{name}@champion"
+    assert registry.resolve_version(client, uri).version == good  # type: ignore[union-attr]
+    target = parse_target(f"{name}@champion", None, None)
+    assert resolve_version(mlflow_client(server.uri), target) == good  # jobs.deploy's lookup
+    mlflow.set_tracking_uri(server.uri)  # as $TRACKING_DEMO_MODEL_URI=models:/NAME@champion
+    loaded = model_io.load(f"models:/{name}@champion")
+    rows = pd.read_csv(moons_dir / "test.csv")[["x1", "x2"]]
+    champion_model = model_io.load(f"models:/{name}/{good}")
+    assert loaded.predict(rows).tolist() == champion_model.predict(rows).tolist()
+    assert (
+        loaded.predict(rows).tolist()
+        != model_io.load(f"models:/{name}/{stump}").predict(rows).tolist()
+    )
+    history = client.search_runs(
+        [client.get_experiment_by_name("model-promotion").experiment_id],
+        f"tags.model = '{name}'",
+    )
+    assert sorted(r.data.params["candidate_version"] for r in history) == [stump, good]
+
+    listed = run_cli("models", "list", name, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert _list_rows(listed.stdout) == {good: "champion", stump: "-"}
+    assert f"champion: {name}:{good} ({HELD_BY[kind]})" in listed.stdout
+    downloaded = run_cli(
+        "models", "download", f"{name}@champion", "--out", str(tmp_path / "m"), env=env
+    )
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert (tmp_path / "m" / "MLmodel").is_file()
+
+    with serving([f"{name}@champion"], tmp_path, env=env) as endpoint:
+        assert f"{name}@champion is models:/{name}/{good} ({HELD_BY[kind]})" in endpoint.output()
+        model = requests.get(f"{endpoint.base}/ready", timeout=10).json()["model"]
+        assert model["source"] == f"models:/{name}/{good}"
+        predicted = run_cli(
+            "predict", "--endpoint", endpoint.url, "--key", "test-key", "--model-kind", "moons",
+            "--data", str(moons_dir), "-n", "100", "--seed", "0", "--model", f"{name}@champion",
+            env=env,
+        )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr
+    assert f"{name}@champion is {name}:{good} ({HELD_BY[kind]})" in predicted.stdout
+    assert "accuracy on 100 test examples" in predicted.stdout
+    assert "difference" in predicted.stdout

@@ -70,19 +70,33 @@ def models_best(
 @click.argument("name")
 @tracking_options
 def models_list(name: str, tracking: TrackingOptions) -> None:
-    """Show the versions of NAME with their aliases and tags, newest first."""
+    """Show the versions of NAME with their aliases and tags, newest first, then the champion.
+
+    Where the registry has no aliases (Azure ML), the champion is the version tagged
+    champion=true; it shows in the aliases column either way.
+    """
     from tracking_demo import registry
 
     session = session_from_options(tracking)
-    versions = registry.list_versions(session.client, name)
+    client = session.client
+    versions = registry.list_versions(client, name)
+    champion = registry.champion(client, name)
+    held_by = registry.held_by(client)
     click.echo(f"{'version':>7}  {'status':<8} {'aliases':<14} {'run_id':<32}  tags")
     for version in versions:
-        aliases = ",".join(version.aliases) or "-"
+        names = set(registry.aliases_of(version, [registry.CHAMPION]))
+        if champion is not None and champion.version == version.version:
+            names.add(registry.CHAMPION)  # a search may leave a version's aliases out
+        listed = ",".join(sorted(names)) or "-"
         tags = " ".join(f"{k}={v}" for k, v in sorted(version.tags.items())) or "-"
         click.echo(
-            f"{version.version:>7}  {version.status:<8} {aliases:<14} {version.run_id or '-':<32}  "
+            f"{version.version:>7}  {version.status:<8} {listed:<14} {version.run_id or '-':<32}  "
             f"{tags}"
         )
+    if champion is None:
+        click.echo(f"champion: none yet ({held_by}; set by `tracking-demo models promote`)")
+    else:
+        click.echo(f"champion: {name}:{champion.version} ({held_by})")
 
 
 @models.command("promote")
@@ -120,8 +134,10 @@ def promote(
 ) -> None:
     """Move NAME@champion to the newest version if it scores better on the same held-out data.
 
-    Both versions are scored by the serving code; the comparison is logged as a run (experiment
-    'model-promotion' unless --experiment). "Not better" is an answer: exit 0.
+    The champion is the registry alias, or the version tag champion=true where the server has
+    no aliases (Azure ML); the output says which. Both versions are scored by the serving code;
+    the comparison is logged as a run (experiment 'model-promotion' unless --experiment).
+    "Not better" is an answer: exit 0.
     """
     from tracking_demo.tasks.promotion import PromotionOptions
     from tracking_demo.tasks.promotion import promote as run_promotion
@@ -152,5 +168,6 @@ def promote(
         click.echo(f"promoted: {name}@champion -> version {result.candidate} ({result.reason})")
     else:
         click.echo(f"kept: {result.reason}")
+    click.echo(f"champion held by: {result.held_by}")
     if result.run_id:
         click.echo(f"comparison run: {session.run_url(result.run_id)}")

@@ -15,7 +15,9 @@ DEFAULT_PORT = 8000
 
 
 def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, str | None]:
-    """A local folder passes as it is; a registry ref or URI is checked before serving."""
+    """A local folder passes as it is; a registry ref or URI is checked before serving, and an
+    alias is pinned to the version it names now (and the output says whether the registry
+    held it as an alias or, where it has none, as a version tag)."""
     from tracking_demo import registry
     from tracking_demo.serving import score
 
@@ -24,8 +26,12 @@ def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, st
     if Path(model).exists():
         return model, None
     uri = registry.model_uri_from_ref(model)
-    session = session_from_options(tracking)
-    return uri, registry.run_id_of(session.client, uri)
+    client = session_from_options(tracking).client
+    pinned = registry.pinned_uri(client, uri)
+    named = registry.parse_version_uri(uri)
+    if named is not None and named.alias:
+        click.echo(f"{model} is {pinned} ({registry.held_by(client, named.alias)})")
+    return pinned, registry.run_id_of(client, pinned)
 
 
 @click.command()
@@ -88,8 +94,18 @@ def serve(
 
 
 @click.command()
-@click.option("--endpoint", required=True, help="Scoring URI, e.g. http://127.0.0.1:8000/score.")
+@click.option(
+    "--endpoint",
+    required=True,
+    help="Scoring URI: http://127.0.0.1:8000/score (serve), an ACI service's, or a managed "
+    "endpoint's https://ENDPOINT.REGION.inference.ml.azure.com/score.",
+)
 @click.option("--key", envvar=KEY_VARIABLE, help=f"Endpoint key [default: ${KEY_VARIABLE}].")
+@click.option(
+    "--deployment",
+    help="Managed endpoint: score on this deployment whatever the traffic split "
+    "(header azureml-model-deployment), e.g. the new one of a blue/green rollout.",
+)
 @click.option(
     "--model-kind",
     type=click.Choice(["mnist", "moons", "housing"]),
@@ -121,12 +137,19 @@ def serve(
     help="MNIST, one example: where the digit is saved as PNG.",
 )
 @click.option("--run-id", help="Compare with this run's metric [default: the run /ready names].")
+@click.option(
+    "--model",
+    "model_ref",
+    help="Compare with the run behind this registered version (NAME:VERSION, NAME@champion): "
+    "Azure's endpoints have no /ready to name it.",
+)
 @click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
 @tracking_options
 def predict(
     endpoint: str,
     key: str | None,
+    deployment: str | None,
     model_kind: str,
     data_dir: Path | None,
     count: int,
@@ -134,6 +157,7 @@ def predict(
     seed: int | None,
     image_out: Path,
     run_id: str | None,
+    model_ref: str | None,
     retries: int,
     timeout: float,
     tracking: TrackingOptions,
@@ -141,10 +165,16 @@ def predict(
     """Score test examples on a running endpoint (ours or Azure ML's) and check the answers."""
     import numpy as np
 
-    from tracking_demo import evaluation
+    from tracking_demo import evaluation, registry
     from tracking_demo.serving import client
 
-    target = client.Endpoint(endpoint, key, timeout_s=timeout, retries=retries)
+    if run_id and model_ref:
+        raise click.UsageError("give --run-id or --model, not both")
+    if model_ref:
+        registry.model_uri_from_ref(model_ref)  # a malformed ref fails before any request
+    target = client.Endpoint(
+        endpoint, key, timeout_s=timeout, retries=retries, deployment=deployment or None
+    )
     data = evaluation.load(model_kind, data_dir)
     session = client.http_session(target)
     rng = np.random.default_rng(seed)
@@ -163,17 +193,21 @@ def predict(
         f"{result.metric} on {result.count} test examples from {data.source}: {result.value:.4f} "
         f"({result.requests} requests, {result.seconds:.2f}s)"
     )
-    run_id = run_id or (client.model_info(session, target) or {}).get("run_id")
-    if not run_id:
-        click.echo("no run to compare with: the endpoint does not name one; pass --run-id")
-        return
     try:
+        if model_ref:
+            run_id = _run_of_model(model_ref, tracking)
+        run_id = run_id or (client.model_info(session, target) or {}).get("run_id")
+        if not run_id:
+            click.echo(
+                "no run to compare with: the endpoint does not name one; pass --run-id or --model"
+            )
+            return
         logged = _run_metric(run_id, data.run_metric, tracking)
     except Exception as error:
         reason = str(error) if isinstance(error, TrackingDemoError) else mlflow_error_message(error)
         if reason is None:
             raise
-        click.echo(f"cannot compare with run {run_id}: {reason}", err=True)
+        click.echo(f"cannot compare with run {run_id or model_ref}: {reason}", err=True)
         return
     if logged is None:
         click.echo(f"run {run_id} has no '{data.run_metric}' metric to compare with")
@@ -182,6 +216,21 @@ def predict(
         f"run {run_id} logged {data.run_metric}={logged:.4f}; "
         f"difference {result.value - logged:+.4f}"
     )
+
+
+def _run_of_model(ref: str, tracking: TrackingOptions) -> str | None:
+    """The run that logged registered version REF; an alias is resolved as `serve` does."""
+    from tracking_demo import registry
+
+    uri = registry.model_uri_from_ref(ref)
+    client = session_from_options(tracking).client
+    version = registry.resolve_version(client, uri)
+    if version is None:  # a runs:/ URI
+        return registry.run_id_of(client, uri)
+    named = registry.parse_version_uri(uri)
+    how = f" ({registry.held_by(client, named.alias)})" if named and named.alias else ""
+    click.echo(f"{ref} is {version.name}:{version.version}{how}, logged by run {version.run_id}")
+    return version.run_id
 
 
 def _run_metric(run_id: str, name: str, tracking: TrackingOptions) -> float | None:

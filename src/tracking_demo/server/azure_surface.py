@@ -2,8 +2,11 @@
 
 Azure ML's MLflow-compatible server does not implement MLflow 3's logged-models API
 (`/api/2.0/mlflow/logged-models...` answers 404), so `mlflow.<flavor>.log_model` fails there.
-Running the local server with this app (`tracking-demo server start --azure-surface`) makes
-the same gap visible in local runs and tests, so portable model logging cannot regress unseen.
+Its registry documents stages, tags and descriptions but not aliases, so the alias routes
+(`registered-models/alias`: set, delete, and get-version-by-alias) are refused the same way
+until Azure is shown to answer them. Running the local server with this app
+(`tracking-demo server start --azure-surface`) makes both gaps visible in local runs and tests,
+so portable model logging and promotion cannot regress unseen.
 Served by `tracking-demo server start --azure-surface`; also the `azure-surface` entry point of
 `mlflow.app`, for `mlflow server --app-name azure-surface`.
 """
@@ -22,11 +25,24 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 REFUSED_SEGMENT = "/mlflow/logged-models"
+ALIAS_ROUTE = "/mlflow/registered-models/alias"
+
+
+def refused_feature(path: str) -> str | None:
+    """What Azure ML lacks behind `path` (REST `/api/` or UI `/ajax-api/`, any version), if it
+    is one of those routes: every logged-models route, and the alias route whatever its method
+    (GET is `get_model_version_by_alias`, POST sets, DELETE removes)."""
+    if "/api/" not in path and "/ajax-api/" not in path:
+        return None
+    if REFUSED_SEGMENT in path:
+        return "logged-models endpoints are"
+    if path.rstrip("/").endswith(ALIAS_ROUTE):
+        return "registered model aliases are"
+    return None
 
 
 def is_refused(path: str) -> bool:
-    """True for every logged-models route, REST (`/api/`) or UI (`/ajax-api/`), any version."""
-    return REFUSED_SEGMENT in path and ("/api/" in path or "/ajax-api/" in path)
+    return refused_feature(path) is not None
 
 
 class AzureSurfaceApp:
@@ -36,11 +52,12 @@ class AzureSurfaceApp:
         self.inner = inner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_refused(scope.get("path", "")):
+        feature = refused_feature(scope.get("path", "")) if scope["type"] == "http" else None
+        if feature is not None:
             body = json.dumps(
                 {
                     "error_code": "ENDPOINT_NOT_FOUND",
-                    "message": "logged-models endpoints are not available (Azure ML surface)",
+                    "message": f"{feature} not available (Azure ML surface)",
                 }
             ).encode()
             await send(

@@ -85,7 +85,8 @@ def load(source: str | Path) -> LoadedModel:
     path = Path(source)
     if not path.exists():
         try:
-            path = Path(mlflow.artifacts.download_artifacts(artifact_uri=str(source)))
+            uri = _pinned(str(source))
+            path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except MlflowException as error:
             raise ConfigError(f"cannot fetch the model '{source}': {error.message}") from error
         except OSError as error:
@@ -104,6 +105,16 @@ def load(source: str | Path) -> LoadedModel:
         loaded = _pyfunc(str(source), path, meta, spec)
     _warm_up(loaded)
     return loaded
+
+
+def _pinned(uri: str) -> str:
+    """`models:/NAME@ALIAS` → `models:/NAME/VERSION` through the registry's own lookup, which
+    also reads the version tag standing in for an alias where the server has none (Azure ML)."""
+    from mlflow.tracking import MlflowClient
+
+    from tracking_demo import registry
+
+    return registry.pinned_uri(MlflowClient(), uri) if "@" in uri else uri
 
 
 def _sklearn(source: str, path: Path, meta: Model, spec: InputSpec) -> LoadedModel:

@@ -1,10 +1,13 @@
 """Promote the newest version of a model to `champion` only when it scores better than the current
-champion on the same held-out data; the comparison is logged as a run either way."""
+champion on the same held-out data; the comparison is logged as a run either way.
+
+The champion is the registry's alias where the server has aliases, else the version tag
+`champion=true` (Azure ML): `tracking_demo.aliases` finds which, once per client."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mlflow.entities.model_registry import ModelVersion
@@ -42,6 +45,12 @@ class PromotionResult:
     promoted: bool
     reason: str
     run_id: str | None
+    mechanism: registry.Mechanism
+
+    @property
+    def held_by(self) -> str:
+        """How the registry holds the champion, for output: `alias champion` or the tag."""
+        return registry.describe_mechanism(self.mechanism, registry.CHAMPION)
 
     @property
     def delta(self) -> float | None:
@@ -92,10 +101,12 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     versions = registry.list_versions(client, options.name)
     candidate = _pick_candidate(versions, options)
     champion = registry.champion(client, options.name)
+    mechanism = registry.known_mechanism(client) or "alias"
     if champion is not None and champion.version == candidate.version:
         return PromotionResult(
             options.name, metric.name, mode, candidate.version, champion.version,
             None, None, False, f"version {candidate.version} already is the champion", None,
+            mechanism,
         )  # fmt: skip
     kind = model_kind(client, candidate, options.model_kind)
     examples = evaluation.load(kind, options.data_dir)
@@ -125,17 +136,24 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
         result = PromotionResult(
             options.name, metric.name, mode, candidate.version,
             champion.version if champion else None, candidate_value, champion_value,
-            promoted, reason, run.run_id,
+            promoted, reason, run.run_id, mechanism,
         )  # fmt: skip
         if result.delta is not None:
             session.log_metrics({"delta": result.delta})
-        session.set_tags({"decision": "promoted" if promoted else "kept", "reason": reason})
+        session.set_tags(
+            {
+                "decision": "promoted" if promoted else "kept",
+                "reason": reason,
+                "champion_held_by": mechanism,
+            }
+        )
         session.log_text(json.dumps(_comparison(result, examples), indent=2), "comparison.json")
     if promoted:
-        client.set_registered_model_alias(options.name, registry.CHAMPION, candidate.version)
+        moved_by = registry.set_champion(client, options.name, candidate.version)
         client.set_model_version_tag(
             options.name, candidate.version, f"heldout_{metric.name}", f"{candidate_value:.6f}"
         )
+        result = replace(result, mechanism=moved_by)
     return result
 
 
@@ -155,7 +173,7 @@ def _decide(
     candidate: float, champion: float | None, mode: Mode, min_delta: float
 ) -> tuple[bool, str]:
     if champion is None:
-        return True, "becomes the first champion (no version held the alias)"
+        return True, "becomes the first champion (no version was champion)"
     gain = candidate - champion if mode == "max" else champion - candidate
     if gain > 0 and gain >= min_delta:
         return True, f"beats the champion by {gain:.6f} (needed {min_delta})"
