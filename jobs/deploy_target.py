@@ -93,4 +93,10 @@ def resolve_version(client: Any, target: ModelTarget) -> str:
     version = registry.resolve_version(client, uri)
     if version is None:
         raise ConfigError(f"no model version at {uri}")
+    if target.alias:
+        click.echo(
+            f"{target.name}@{target.alias} is version {version.version} "
+            f"({registry.held_by(client, target.alias)})",
+            err=True,
+        )
     return str(version.version)
