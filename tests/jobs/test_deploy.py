@@ -246,11 +246,21 @@ def test_a_long_model_name_gives_a_service_name_of_32_characters() -> None:
 
 
 class FakeAMLResponse:
-    """Like the inference server's AMLResponse: with json_str it serializes the message."""
+    """Like the inference server's AMLResponse (a Flask response): status, body, headers."""
 
-    def __init__(self, message: Any, status_code: int, json_str: bool = False) -> None:
+    def __init__(
+        self,
+        message: Any,
+        status_code: int,
+        response_headers: dict[str, str] | None = None,
+        json_str: bool = False,
+    ) -> None:
         self.body = json.dumps(message) if json_str else message
         self.status_code = status_code
+        self.headers = dict(response_headers or {})
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 SERVER_RESPONSE_MODULES = (
@@ -274,7 +284,23 @@ def aml_response(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
     monkeypatch.setitem(sys.modules, module.__name__, module)
 
 
-def refuse(raw: Any) -> Any:
+def raw_request(
+    body: bytes = b'{"data": [[0, 1]]}',
+    method: str = "POST",
+    content_type: str | None = "application/json",
+    query: str = "",
+) -> Any:
+    """What `@rawhttp` hands `run()`: a werkzeug request (Flask's, which MLflow installs too)."""
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    builder = EnvironBuilder(
+        path="/score", method=method, data=body, headers=headers, query_string=query
+    )
+    return builder.get_request()
+
+
+def refuse(*_: Any) -> Any:
     raise RequestError(422, '"data" is empty', "at least one example")
 
 
@@ -282,10 +308,11 @@ def test_entry_script_turns_a_client_error_into_its_status(
     monkeypatch: pytest.MonkeyPatch, aml_response: None
 ) -> None:
     monkeypatch.setattr(score_entry.score, "run", refuse)
-    response = score_entry.run('{"data": []}')
+    response = score_entry.run(raw_request(b'{"data": []}'))
     assert isinstance(response, FakeAMLResponse)
     assert response.status_code == 422
-    assert json.loads(response.body) == {
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
         "error": '"data" is empty',
         "status": 422,
         "expected": "at least one example",
@@ -305,15 +332,63 @@ def test_entry_script_without_the_inference_server_returns_the_error_body(
     }
 
 
-def test_entry_script_passes_answers_and_init_through(
+def test_entry_script_passes_the_body_and_the_query_flag_through(
     monkeypatch: pytest.MonkeyPatch, aml_response: None
 ) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(score_entry.score, "init", lambda: calls.append("init"))
-    monkeypatch.setattr(score_entry.score, "run", lambda raw: calls.append(raw) or [1, 0])
+    monkeypatch.setattr(
+        score_entry.score, "run", lambda raw, flag: calls.append((raw, flag)) or [1, 0]
+    )
     score_entry.init()
-    assert score_entry.run('{"data": [[0, 1], [1, 0]]}') == [1, 0]
-    assert calls == ["init", '{"data": [[0, 1], [1, 0]]}']
+    response = score_entry.run(
+        raw_request(b'{"data": [[0, 1], [1, 0]]}', query="probabilities=true")
+    )
+    assert (response.status_code, response.body) == (200, b"[1,0]")
+    assert calls == ["init", (b'{"data": [[0, 1], [1, 0]]}', True)]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "status", "expected"),
+    [
+        ({"method": "GET", "body": b""}, 405, "POST /score with a JSON body"),
+        ({"content_type": "text/plain"}, 415, "Content-Type: application/json"),
+        ({"content_type": None}, 415, "Content-Type: application/json"),
+        ({"body": b"[" + b"0," * 600_000 + b"0]"}, 413, "at most 1048576 bytes"),
+        ({"query": "probabilities=maybe"}, 422, "?probabilities=true or false"),
+    ],
+)
+def test_entry_script_answers_the_http_rules_of_tracking_demo_serve(
+    monkeypatch: pytest.MonkeyPatch,
+    aml_response: None,
+    request_fields: dict[str, Any],
+    status: int,
+    expected: str,
+) -> None:
+    """The same statuses and bodies as `tracking-demo serve` (serving.http_contract), before
+    the model is asked anything."""
+    monkeypatch.setenv("TRACKING_DEMO_MAX_BODY_MB", "1")
+    monkeypatch.setattr(score_entry.score, "init", lambda: None)
+    monkeypatch.setattr(score_entry.score, "run", lambda *_: pytest.fail("the model was asked"))
+    score_entry.init()
+    response = score_entry.run(raw_request(**request_fields))
+    assert response.status_code == status
+    assert response.json()["expected"] == expected
+    if status == 405:
+        assert response.headers["Allow"] == "POST"
+
+
+def test_entry_script_answers_an_unexpected_failure_without_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, aml_response: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise KeyError("a secret detail")
+
+    monkeypatch.setattr(score_entry.score, "run", broken)
+    response = score_entry.run(raw_request())
+    assert response.status_code == 500
+    assert "secret" not in response.body.decode()
+    assert "KeyError: 'a secret detail'" in capsys.readouterr().err, "the log has it"
 
 
 # --- the deploy path, with the workspace faked at the SDK's edge ----------------------------
