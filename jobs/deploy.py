@@ -307,8 +307,9 @@ def delete_service(
 @click.option(
     "--local",
     is_flag=True,
-    help="Serve the model here as the container would (AZUREML_MODEL_DIR, the same entry "
-    "point), from the registry at --tracking-uri; until Ctrl-C, or once with --check.",
+    help="Serve the model here as the container does (Azure's inference server around the "
+    "entry script, AZUREML_MODEL_DIR), from the registry at --tracking-uri; until Ctrl-C, or "
+    "once with --check.",
 )
 @click.option(
     "--port",
@@ -368,6 +369,10 @@ def main(
         raise ConfigError(
             "--tracking-uri is for --local; a deploy resolves the model in the workspace's registry"
         )
+    if local and no_auth:
+        raise ConfigError(
+            "--no-auth is for a service; --local has no key (Azure's container checks none)"
+        )
     if show_keys and no_auth:
         raise ConfigError("--show-keys with --no-auth: a service without auth has no keys")
     image_ref = environments.environment_image(environment, image)
@@ -416,7 +421,7 @@ def main(
     if local:
         if not port_is_free(LOCAL_HOST, port):
             raise ConfigError(f"port {port} on {LOCAL_HOST} is in use: choose another with --port")
-        result = run_local(target, tracking_uri, port, request.auth, check)
+        result = run_local(target, tracking_uri=tracking_uri, port=port, check=check)
         if result is not None:
             print_spec(result)
         return

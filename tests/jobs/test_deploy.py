@@ -26,6 +26,7 @@ from azureml.exceptions import WebserviceException
 from click.testing import CliRunner, Result
 from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
+from tests.support.inference_server import serving_environment
 
 from jobs import deploy as deploy_module
 from jobs import environments, score_entry, serving_stage, snapshot
@@ -85,6 +86,7 @@ def test_help_names_the_ways_to_pick_a_model() -> None:
         (["--delete"], "--delete needs --service-name"),
         (["moons-rf:1", "--delete", "--service-name", "moons-rf"], "--delete takes no MODEL"),
         (["--delete", "--service-name", "svc", "--local"], "it has no --local"),
+        (["moons-rf:1", "--local", "--no-auth"], "--local has no key"),
     ],
 )
 @pytest.mark.usefixtures("no_network")
@@ -595,19 +597,21 @@ def test_best_by_deploys_the_best_version_in_the_workspace_registry(
 
 
 def _endpoint_pids(port: int) -> list[int]:
-    """`tracking_demo serve` processes on `port` (Linux /proc), whoever started them."""
+    """Azure's inference server (azmlinfsrv, gunicorn and its worker) on `port`, whoever started
+    them (Linux /proc)."""
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
             parts = cmdline.read_bytes().split(b"\0")
-            if b"serve" in parts and str(port).encode() in parts and b"tracking_demo" in parts:
+            server = any(b"azureml_inference_server_http" in part for part in parts)
+            if server and str(port).encode() in parts:
                 pids.append(int(cmdline.parent.name))
     return pids
 
 
 @contextlib.contextmanager
 def no_endpoint_left(port: int) -> Iterator[None]:
-    """Whatever happens in the test, no endpoint on `port` outlives it (and that is checked)."""
+    """Whatever happens in the test, no server on `port` outlives it (and that is checked)."""
     try:
         yield
     finally:
@@ -615,17 +619,19 @@ def no_endpoint_left(port: int) -> Iterator[None]:
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        assert not left, f"local endpoint processes {left} outlived the deploy command"
+        assert not left, f"local inference server processes {left} outlived the deploy command"
 
 
 @pytest.fixture(scope="module")
 def moons_version(
     mlflow_server: LocalServer, moons_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
-    """A small moons model, registered; its write-ahead logs stay out of the working tree."""
+    """A small moons model, registered; its write-ahead logs stay out of the working tree. The
+    serving venv is built first (once per lock), so the deploy command finds it."""
     from tracking_demo.tracking.session import TrackingSession
     from tracking_demo.tracking.settings import TrackingSettings
 
+    serving_environment()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACKING_DEMO_RUNS_DIR", str(tmp_path_factory.mktemp("deploy-runs")))
         session = TrackingSession(
@@ -639,7 +645,8 @@ def moons_version(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_local_check_serves_the_registered_model_and_stops(
+@pytest.mark.azure_server
+def test_local_check_serves_the_registered_model_under_azmlinfsrv_and_stops(
     monkeypatch: pytest.MonkeyPatch, mlflow_server: LocalServer, moons_version: tuple[str, str]
 ) -> None:
     name, version = moons_version
@@ -664,15 +671,17 @@ def test_local_check_serves_the_registered_model_and_stops(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_local_serves_with_a_key_until_interrupted(
-    mlflow_server: LocalServer, moons_version: tuple[str, str]
+@pytest.mark.azure_server
+def test_local_serves_under_azmlinfsrv_until_interrupted(
+    mlflow_server: LocalServer, moons_version: tuple[str, str], tmp_path: Path
 ) -> None:
     name, _ = moons_version
     port = find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
     env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    with no_endpoint_left(port):
+    errors = tmp_path / "stderr.txt"
+    with no_endpoint_left(port), errors.open("w") as stderr:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "jobs.deploy", name, "--best-by", "accuracy"),
@@ -681,30 +690,28 @@ def test_local_serves_with_a_key_until_interrupted(
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             text=True,
         )
         try:
             assert process.stdout is not None
             uri_line = process.stdout.readline()
-            key_line = process.stdout.readline()
+            auth_line = process.stdout.readline()
             assert uri_line.startswith(f"Scoring URI: http://127.0.0.1:{port}/score"), uri_line
-            assert key_line.startswith("Key: "), key_line
-            key = key_line.split()[1]
-            body = {"data": [[1.0, -0.4]]}
+            assert "azmlinfsrv" in uri_line
+            assert auth_line.startswith("Authentication: none here"), auth_line
             url = f"http://127.0.0.1:{port}/score"
-            assert requests.post(url, json=body, timeout=30).status_code == 401
-            scored = requests.post(
-                url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
-            )
+            scored = requests.post(url, json={"data": [[1.0, -0.4]]}, timeout=30)
             assert scored.status_code == 200 and scored.json()[0] in (0, 1)
+            assert scored.headers["x-ms-server-version"].startswith("azmlinfsrv/")
             time.sleep(0.2)
             assert process.poll() is None, "keeps serving until Ctrl-C"
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=30) == 0
+            assert process.wait(timeout=60) == 0, errors.read_text()
+            assert "POST /score 200" in errors.read_text(), "the server's log is shown as it serves"
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        requests.get(f"http://127.0.0.1:{port}/", timeout=5)
