@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("tracking_demo.serving.access")
 
 DEFAULT_MAX_BODY_BYTES = http_contract.max_body_bytes(http_contract.DEFAULT_MAX_BODY_MB)
+# Every method reaches /score's handler, so a wrong one gets the contract's 405 (as the entry
+# script answers it under Azure's server), not Starlette's.
+SCORE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass
@@ -184,7 +187,7 @@ def create_app(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
-            Route("/score", score_route, methods=None),  # any method: 405 is the contract's
+            Route("/score", score_route, methods=SCORE_METHODS),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
