@@ -119,6 +119,6 @@ def _answer_body(raw: str | bytes, flag: bool | None) -> tuple[int, bytes, dict[
         return error.status, http_contract.encode_error(error), {}
     except Exception:
         traceback.print_exc()  # to the server's log; the client gets the JSON error only
-        error = http_contract.internal_error()
-        return error.status, http_contract.encode_error(error), {}
+        failure = http_contract.internal_error()
+        return failure.status, http_contract.encode_error(failure), {}
     return status, body, {}
