@@ -1,8 +1,11 @@
-"""`jobs.deploy --local`: the registered model served here as the container would see it.
+"""`jobs.deploy --local`: the registered model served here as a scoring container serves it.
 
-The version is downloaded from an MLflow registry into Azure ML's layout (`serving_stage`), then
-served by `tracking-demo serve` in its own process group with `AZUREML_MODEL_DIR` set, the same
-`init()`/`run()` the entry script calls; `--check` posts the model's own input example once.
+The version is downloaded from an MLflow registry into Azure ML's layout (`serving_stage`) and
+served by Azure's own inference server (`azmlinfsrv`, from the serving lock's venv:
+`jobs.inference_server`) around the entry script in the upload folder `jobs.deploy` sends, in its
+own process group; `--check` posts the model's own input example once. There is no key: Azure's
+container checks none (a managed endpoint checks keys at its gateway), so it listens on loopback
+only. `tracking-demo serve` stays the fast local server, with keys.
 """
 
 from __future__ import annotations
@@ -10,112 +13,62 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
-from jobs import serving_stage
+from jobs import inference_server, serving_stage, snapshot
 from jobs.deploy_target import ModelTarget, mlflow_client, resolve_version
 from tracking_demo.errors import TrackingDemoError
-from tracking_demo.server.processes import start_group, stop_process_group, wait_answering
+from tracking_demo.server.processes import LOOPBACK
 
-LOCAL_HOST = "127.0.0.1"
+LOCAL_HOST = LOOPBACK
 DEFAULT_PORT = 8000
-READY_TIMEOUT_S = 180.0
-STOP_TIMEOUT_S = 15.0
+# The repository these submitters live in: its snapshot is the upload folder, its .tools/ the
+# serving venv's cache.
+ROOT = Path(__file__).resolve().parents[1]
+FOLLOW_INTERVAL_S = 0.2
 
 
 class DeployFailedError(TrackingDemoError):
     """The service (or the local endpoint) did not come up, or answered the check wrongly."""
 
 
-class LocalEndpoint:
-    """`tracking-demo serve` in its own process group, as the container runs the entry script."""
+def _score(uri: str, payload: Any) -> tuple[int, Any]:
+    import requests
 
-    def __init__(self, model_dir: Path, port: int, key: str | None, log: Path) -> None:
-        self.port = port
-        self.key = key
-        self.log = log
-        self.uri = f"http://{LOCAL_HOST}:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.model_dir = model_dir
-
-    def command(self) -> list[str]:
-        auth = [] if self.key else ["--no-auth"]
-        return [
-            sys.executable,
-            "-m",
-            "tracking_demo",
-            "serve",
-            "--host",
-            LOCAL_HOST,
-            "--port",
-            str(self.port),
-            *auth,
-        ]
-
-    def start(self, environ: Mapping[str, str]) -> None:
-        from tracking_demo.cli.serving import KEY_VARIABLE
-
-        env = dict(environ)
-        env["AZUREML_MODEL_DIR"] = str(self.model_dir)
-        env.pop(KEY_VARIABLE, None)
-        if self.key:
-            env[KEY_VARIABLE] = self.key  # serve's --key, kept off the process list
-        self.process = start_group(self.command(), output=self.log, errors=subprocess.PIPE, env=env)
-        assert self.process.stderr is not None
-        threading.Thread(
-            target=_forward_log, args=(self.process.stderr,), name="endpoint-log", daemon=True
-        ).start()
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
-        """Wait for `/ready`; why it failed is in its stderr, which `_forward_log` copies."""
-        assert self.process is not None
-        wait_answering(
-            self.process,
-            f"{self.uri}/ready",
-            timeout,
-            name="the local endpoint",
-            error=DeployFailedError,
-        )
-
-    def score(self, payload: Any) -> tuple[int, Any]:
-        import requests
-
-        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        response = requests.post(f"{self.uri}/score", json=payload, headers=headers, timeout=60)
-        try:
-            return response.status_code, response.json()
-        except ValueError:
-            return response.status_code, response.text
-
-    def stop(self) -> None:
-        """SIGTERM the whole group, then SIGKILL what is left; reap the child."""
-        if self.process is not None:
-            stop_process_group(self.process.pid, STOP_TIMEOUT_S, self.process)
+    response = requests.post(uri, json=payload, timeout=60)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
 
 
-def _forward_log(stream: IO[bytes]) -> None:
-    """The endpoint's stderr (errors, access log) to ours, without the /ready polls."""
-    for line in stream:
-        with contextlib.suppress(ValueError, AttributeError):
-            if json.loads(line).get("path") == "/ready":
-                continue
-        sys.stderr.write(line.decode(errors="replace"))
-        sys.stderr.flush()
+def _follow(log: Path, done: threading.Event) -> None:
+    """The server's log (its start-up, each request) to our stderr while it serves."""
+    while not log.exists():
+        if done.wait(FOLLOW_INTERVAL_S):
+            return
+    with log.open(errors="replace") as lines:
+        while not done.is_set():
+            line = lines.readline()
+            if line:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+            else:
+                time.sleep(FOLLOW_INTERVAL_S)
 
 
 @contextlib.contextmanager
 def _sigterm_as_exit() -> Iterator[None]:
-    """A SIGTERM to this process stops the endpoint too (it runs in its own session)."""
+    """A SIGTERM to this process stops the server too (it runs in its own session)."""
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         try:
@@ -130,11 +83,11 @@ def run_local(
     target: ModelTarget,
     tracking_uri: str | None,
     port: int,
-    auth: bool,
     check: bool,
     environ: Mapping[str, str] = os.environ,
 ) -> dict[str, Any] | None:
-    """Download the version as Azure lays it out, serve it, then check it or serve until Ctrl-C."""
+    """Download the version as Azure lays it out, serve it under azmlinfsrv, then check it (the
+    answer is returned) or serve until Ctrl-C (None)."""
     import mlflow
 
     from tracking_demo.serving.model import find_model_dir
@@ -145,39 +98,49 @@ def run_local(
     mlflow.set_registry_uri(uri)
     version = resolve_version(mlflow_client(uri), target)
     model_ref = f"{target.name}:{version}"
-    with tempfile.TemporaryDirectory(prefix="tracking-demo-deploy-") as scratch:
-        model_dir = serving_stage.stage_model(target.name, version, Path(scratch))
+    environment = inference_server.ensure_environment(ROOT, environ)
+    with tempfile.TemporaryDirectory(prefix="tracking-demo-deploy-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        model_dir = serving_stage.stage_model(target.name, version, scratch)
         click.echo(f"{model_ref} downloaded to AZUREML_MODEL_DIR={model_dir}", err=True)
-        key = secrets.token_urlsafe(24) if auth else None
-        endpoint = LocalEndpoint(model_dir, port, key, Path(scratch) / "serve.log")
+        source = serving_stage.stage_source(snapshot.take(ROOT), scratch)
+        server = inference_server.InferenceServer(
+            environment, source, model_dir, scratch / "azmlinfsrv.log", port=port, environ=environ
+        )
+        done = threading.Event()
         with _sigterm_as_exit():
             try:
-                endpoint.start(environ)
-                endpoint.wait_ready()
-                scoring_uri = f"{endpoint.uri}/score"
+                if not check:
+                    threading.Thread(
+                        target=_follow, args=(server.log, done), name="azmlinfsrv-log", daemon=True
+                    ).start()
+                server.start()
+                assert server.process is not None
                 if check:
                     payload = serving_stage.example_payload(find_model_dir(model_dir))
-                    status, answer = endpoint.score(payload)
+                    status, answer = _score(server.scoring_uri, payload)
                     if status != 200:
                         raise DeployFailedError(
-                            f"POST {scoring_uri} answered {status}: {json.dumps(answer)[:300]}"
+                            f"POST {server.scoring_uri} answered {status}: "
+                            f"{json.dumps(answer)[:300]}"
                         )
-                    assert endpoint.process is not None
                     return {
                         "model": model_ref,
-                        "scoring_uri": scoring_uri,
+                        "scoring_uri": server.scoring_uri,
                         "request": payload,
                         "response": answer,
-                        "server_pid": endpoint.process.pid,
+                        "server_pid": server.process.pid,
                     }
-                click.echo(f"Scoring URI: {scoring_uri}   (model {model_ref})")
-                click.echo(f"Key: {key}" if key else "Authentication: off (--no-auth)")
+                click.echo(f"Scoring URI: {server.scoring_uri}   (model {model_ref}, azmlinfsrv)")
+                click.echo(
+                    "Authentication: none here (a managed endpoint checks keys at its gateway)"
+                )
                 click.echo("Serving until Ctrl-C.", err=True)
-                assert endpoint.process is not None
-                code = endpoint.process.wait()
-                raise DeployFailedError(f"the local endpoint exited {code}")
+                code = server.process.wait()
+                raise DeployFailedError(f"azmlinfsrv exited {code}")
             except KeyboardInterrupt:
-                click.echo("stopping the local endpoint", err=True)
+                click.echo("stopping the local inference server", err=True)
                 return None
             finally:
-                endpoint.stop()
+                done.set()
+                server.stop()

@@ -173,7 +173,7 @@ def local(
     target = parse_target(require_model(model), best_by, mode)
     if not port_is_free(LOCAL_HOST, port):
         raise ConfigError(f"port {port} on {LOCAL_HOST} is in use: choose another with --port")
-    result = run_local(target, tracking_uri=tracking_uri, port=port, auth=True, check=check)
+    result = run_local(target, tracking_uri=tracking_uri, port=port, check=check)
     if result is not None:
         print_spec(result)
 

@@ -27,6 +27,7 @@ from azureml.exceptions import WebserviceException
 from click.testing import CliRunner, Result
 from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
+from tests.support.inference_server import serving_environment
 
 from jobs import environments, score_entry, serving_lock, serving_stage, snapshot
 from jobs.deploy import aci as aci_module
@@ -269,11 +270,21 @@ def test_a_long_model_name_gives_a_service_name_of_32_characters() -> None:
 
 
 class FakeAMLResponse:
-    """Like the inference server's AMLResponse: with json_str it serializes the message."""
+    """Like the inference server's AMLResponse (a Flask response): status, body, headers."""
 
-    def __init__(self, message: Any, status_code: int, json_str: bool = False) -> None:
+    def __init__(
+        self,
+        message: Any,
+        status_code: int,
+        response_headers: dict[str, str] | None = None,
+        json_str: bool = False,
+    ) -> None:
         self.body = json.dumps(message) if json_str else message
         self.status_code = status_code
+        self.headers = dict(response_headers or {})
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 SERVER_RESPONSE_MODULES = (
@@ -297,7 +308,23 @@ def aml_response(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
     monkeypatch.setitem(sys.modules, module.__name__, module)
 
 
-def refuse(raw: Any) -> Any:
+def raw_request(
+    body: bytes = b'{"data": [[0, 1]]}',
+    method: str = "POST",
+    content_type: str | None = "application/json",
+    query: str = "",
+) -> Any:
+    """What `@rawhttp` hands `run()`: a werkzeug request (Flask's, which MLflow installs too)."""
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    builder = EnvironBuilder(
+        path="/score", method=method, data=body, headers=headers, query_string=query
+    )
+    return builder.get_request()
+
+
+def refuse(*_: Any) -> Any:
     raise RequestError(422, '"data" is empty', "at least one example")
 
 
@@ -305,10 +332,11 @@ def test_entry_script_turns_a_client_error_into_its_status(
     monkeypatch: pytest.MonkeyPatch, aml_response: None
 ) -> None:
     monkeypatch.setattr(score_entry.score, "run", refuse)
-    response = score_entry.run('{"data": []}')
+    response = score_entry.run(raw_request(b'{"data": []}'))
     assert isinstance(response, FakeAMLResponse)
     assert response.status_code == 422
-    assert json.loads(response.body) == {
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {
         "error": '"data" is empty',
         "status": 422,
         "expected": "at least one example",
@@ -328,15 +356,63 @@ def test_entry_script_without_the_inference_server_returns_the_error_body(
     }
 
 
-def test_entry_script_passes_answers_and_init_through(
+def test_entry_script_passes_the_body_and_the_query_flag_through(
     monkeypatch: pytest.MonkeyPatch, aml_response: None
 ) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(score_entry.score, "init", lambda: calls.append("init"))
-    monkeypatch.setattr(score_entry.score, "run", lambda raw: calls.append(raw) or [1, 0])
+    monkeypatch.setattr(
+        score_entry.score, "run", lambda raw, flag: calls.append((raw, flag)) or [1, 0]
+    )
     score_entry.init()
-    assert score_entry.run('{"data": [[0, 1], [1, 0]]}') == [1, 0]
-    assert calls == ["init", '{"data": [[0, 1], [1, 0]]}']
+    response = score_entry.run(
+        raw_request(b'{"data": [[0, 1], [1, 0]]}', query="probabilities=true")
+    )
+    assert (response.status_code, response.body) == (200, b"[1,0]")
+    assert calls == ["init", (b'{"data": [[0, 1], [1, 0]]}', True)]
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "status", "expected"),
+    [
+        ({"method": "GET", "body": b""}, 405, "POST /score with a JSON body"),
+        ({"content_type": "text/plain"}, 415, "Content-Type: application/json"),
+        ({"content_type": None}, 415, "Content-Type: application/json"),
+        ({"body": b"[" + b"0," * 600_000 + b"0]"}, 413, "at most 1048576 bytes"),
+        ({"query": "probabilities=maybe"}, 422, "?probabilities=true or false"),
+    ],
+)
+def test_entry_script_answers_the_http_rules_of_tracking_demo_serve(
+    monkeypatch: pytest.MonkeyPatch,
+    aml_response: None,
+    request_fields: dict[str, Any],
+    status: int,
+    expected: str,
+) -> None:
+    """The same statuses and bodies as `tracking-demo serve` (serving.http_contract), before
+    the model is asked anything."""
+    monkeypatch.setenv("TRACKING_DEMO_MAX_BODY_MB", "1")
+    monkeypatch.setattr(score_entry.score, "init", lambda: None)
+    monkeypatch.setattr(score_entry.score, "run", lambda *_: pytest.fail("the model was asked"))
+    score_entry.init()
+    response = score_entry.run(raw_request(**request_fields))
+    assert response.status_code == status
+    assert response.json()["expected"] == expected
+    if status == 405:
+        assert response.headers["Allow"] == "POST"
+
+
+def test_entry_script_answers_an_unexpected_failure_without_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, aml_response: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: Any) -> Any:
+        raise KeyError("a secret detail")
+
+    monkeypatch.setattr(score_entry.score, "run", broken)
+    response = score_entry.run(raw_request())
+    assert response.status_code == 500
+    assert "secret" not in response.body.decode()
+    assert "KeyError: 'a secret detail'" in capsys.readouterr().err, "the log has it"
 
 
 # --- the deploy path, with the workspace faked at the SDK's edge ----------------------------
@@ -543,19 +619,21 @@ def test_best_by_deploys_the_best_version_in_the_workspace_registry(
 
 
 def _endpoint_pids(port: int) -> list[int]:
-    """`tracking_demo serve` processes on `port` (Linux /proc), whoever started them."""
+    """Azure's inference server (azmlinfsrv, gunicorn and its worker) on `port`, whoever started
+    them (Linux /proc)."""
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
             parts = cmdline.read_bytes().split(b"\0")
-            if b"serve" in parts and str(port).encode() in parts and b"tracking_demo" in parts:
+            server = any(b"azureml_inference_server_http" in part for part in parts)
+            if server and str(port).encode() in parts:
                 pids.append(int(cmdline.parent.name))
     return pids
 
 
 @contextlib.contextmanager
 def no_endpoint_left(port: int) -> Iterator[None]:
-    """Whatever happens in the test, no endpoint on `port` outlives it (and that is checked)."""
+    """Whatever happens in the test, no server on `port` outlives it (and that is checked)."""
     try:
         yield
     finally:
@@ -563,17 +641,19 @@ def no_endpoint_left(port: int) -> Iterator[None]:
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        assert not left, f"local endpoint processes {left} outlived the deploy command"
+        assert not left, f"local inference server processes {left} outlived the deploy command"
 
 
 @pytest.fixture(scope="module")
 def moons_version(
     mlflow_server: LocalServer, moons_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
-    """A small moons model, registered; its write-ahead logs stay out of the working tree."""
+    """A small moons model, registered; its write-ahead logs stay out of the working tree. The
+    serving venv is built first (once per lock), so the deploy command finds it."""
     from tracking_demo.tracking.session import TrackingSession
     from tracking_demo.tracking.settings import TrackingSettings
 
+    serving_environment()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TRACKING_DEMO_RUNS_DIR", str(tmp_path_factory.mktemp("deploy-runs")))
         session = TrackingSession(
@@ -587,7 +667,8 @@ def moons_version(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_local_check_serves_the_registered_model_and_stops(
+@pytest.mark.azure_server
+def test_local_check_serves_the_registered_model_under_azmlinfsrv_and_stops(
     monkeypatch: pytest.MonkeyPatch, mlflow_server: LocalServer, moons_version: tuple[str, str]
 ) -> None:
     name, version = moons_version
@@ -612,15 +693,17 @@ def test_local_check_serves_the_registered_model_and_stops(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_local_serves_with_a_key_until_interrupted(
-    mlflow_server: LocalServer, moons_version: tuple[str, str]
+@pytest.mark.azure_server
+def test_local_serves_under_azmlinfsrv_until_interrupted(
+    mlflow_server: LocalServer, moons_version: tuple[str, str], tmp_path: Path
 ) -> None:
     name, _ = moons_version
     port = find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
     env["MLFLOW_TRACKING_URI"] = mlflow_server.uri
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    with no_endpoint_left(port):
+    errors = tmp_path / "stderr.txt"
+    with no_endpoint_left(port), errors.open("w") as stderr:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "jobs.deploy", "local", name, "--best-by", "accuracy"),
@@ -629,30 +712,28 @@ def test_local_serves_with_a_key_until_interrupted(
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             text=True,
         )
         try:
             assert process.stdout is not None
             uri_line = process.stdout.readline()
-            key_line = process.stdout.readline()
+            auth_line = process.stdout.readline()
             assert uri_line.startswith(f"Scoring URI: http://127.0.0.1:{port}/score"), uri_line
-            assert key_line.startswith("Key: "), key_line
-            key = key_line.split()[1]
-            body = {"data": [[1.0, -0.4]]}
+            assert "azmlinfsrv" in uri_line
+            assert auth_line.startswith("Authentication: none here"), auth_line
             url = f"http://127.0.0.1:{port}/score"
-            assert requests.post(url, json=body, timeout=30).status_code == 401
-            scored = requests.post(
-                url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
-            )
+            scored = requests.post(url, json={"data": [[1.0, -0.4]]}, timeout=30)
             assert scored.status_code == 200 and scored.json()[0] in (0, 1)
+            assert scored.headers["x-ms-server-version"].startswith("azmlinfsrv/")
             time.sleep(0.2)
             assert process.poll() is None, "keeps serving until Ctrl-C"
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=30) == 0
+            assert process.wait(timeout=60) == 0, errors.read_text()
+            assert "POST /score 200" in errors.read_text(), "the server's log is shown as it serves"
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        requests.get(f"http://127.0.0.1:{port}/", timeout=5)

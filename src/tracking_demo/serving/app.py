@@ -27,14 +27,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tracking_demo.serving import score
+from tracking_demo.serving import http_contract, score
 from tracking_demo.serving.payload import RequestError
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tracking_demo.serving.access")
 
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-JSON_TYPES = ("application/json",)
+DEFAULT_MAX_BODY_BYTES = http_contract.max_body_bytes(http_contract.DEFAULT_MAX_BODY_MB)
+# Every method reaches /score's handler, so a wrong one gets the contract's 405 (as the entry
+# script answers it under Azure's server), not Starlette's.
+SCORE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass
@@ -81,30 +83,19 @@ def _authorized(request: Request, key: str) -> Response | None:
     return None
 
 
-async def _read_body(request: Request, limit: int) -> bytes | Response:
-    too_big = _error(413, f"the body is larger than {limit} bytes", f"at most {limit} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return too_big
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 as soon as it passes `limit` (a chunked body declares no length)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            return too_big
+        http_contract.check_size(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _probabilities_flag(request: Request) -> bool | None | Response:
-    text = request.query_params.get("probabilities")
-    if text is None:
-        return None
-    if text.lower() in ("true", "1", "yes"):
-        return True
-    if text.lower() in ("false", "0", "no"):
-        return False
-    return _error(422, f"?probabilities={text}", "?probabilities=true or false")
+def _json(status: int, body: bytes, **headers: str) -> Response:
+    return Response(body, status, headers=headers, media_type=http_contract.JSON_MEDIA_TYPE)
 
 
 def create_app(
@@ -150,21 +141,26 @@ def create_app(
         return JSONResponse(body, 503, headers={"Retry-After": "1"})
 
     async def score_route(request: Request) -> Response:
+        """The checks and answers `http_contract` gives both servers, plus the key."""
+        try:
+            http_contract.check_method(request.method)
+        except RequestError as error:
+            return _json(
+                error.status, http_contract.encode_error(error), **http_contract.allow_header()
+            )
         if settings.key is not None and (refused := _authorized(request, settings.key)):
             return refused
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type not in JSON_TYPES:
-            return _error(
-                415,
-                f"the content type is '{media_type or 'missing'}'",
-                "Content-Type: application/json",
+        try:
+            flag = http_contract.check_request(
+                request.method,
+                request.headers.get("content-type"),
+                request.headers.get("content-length"),
+                request.query_params.getlist(http_contract.PROBABILITIES_PARAMETER),
+                settings.max_body_bytes,
             )
-        body = await _read_body(request, settings.max_body_bytes)
-        if isinstance(body, Response):
-            return body
-        flag = _probabilities_flag(request)
-        if isinstance(flag, Response):
-            return flag
+            body = await _read_body(request, settings.max_body_bytes)
+        except RequestError as error:
+            return _json(error.status, http_contract.encode_error(error))
         if state.status != "ready":
             return _error(
                 503,
@@ -175,8 +171,8 @@ def create_app(
         try:
             result = await run_in_threadpool(score.run, body, flag)
         except RequestError as error:
-            return JSONResponse(error.body(), error.status)
-        return JSONResponse(result)
+            return _json(error.status, http_contract.encode_error(error))
+        return _json(*http_contract.encode_answer(result))
 
     async def http_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -184,13 +180,14 @@ def create_app(
 
     async def internal_error(_: Request, error: Exception) -> Response:
         log.error("scoring failed: %r", error, exc_info=True)
-        return _error(500, "internal error while scoring; the endpoint's log has the details")
+        failure = http_contract.internal_error()
+        return _json(failure.status, http_contract.encode_error(failure))
 
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/ready", ready, methods=["GET"]),
-            Route("/score", score_route, methods=["POST"]),
+            Route("/score", score_route, methods=SCORE_METHODS),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
