@@ -50,7 +50,9 @@ def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, st
     type=click.FloatRange(min=0.001),
     default=10.0,
     show_default=True,
-    help="Larger request bodies get 413.",
+    envvar="TRACKING_DEMO_MAX_BODY_MB",
+    help="Larger request bodies get 413 ($TRACKING_DEMO_MAX_BODY_MB, as the Azure entry script "
+    "reads it).",
 )
 @tracking_options
 def serve(
