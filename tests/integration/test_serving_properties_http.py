@@ -12,7 +12,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.support.bodies import dumps, json_bodies, mutated, valid_bodies
+from tests.support.bodies import dumps, hostile_texts, json_bodies, mutated, valid_bodies
 from tests.support.endpoint import RunningEndpoint, serving
 from tests.support.served_models import served_models
 
@@ -77,7 +77,7 @@ def test_any_json_value(endpoint: RunningEndpoint, body: Any, query: dict[str, s
 
 
 @EXAMPLES
-@given(raw=st.binary(max_size=300))
+@given(raw=st.one_of(st.binary(max_size=300), hostile_texts.map(str.encode)))
 def test_any_bytes(endpoint: RunningEndpoint, raw: bytes) -> None:
     answers_and_keeps_serving(endpoint, raw, {})
 

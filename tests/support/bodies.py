@@ -43,6 +43,15 @@ json_bodies = st.one_of(
     st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, min_size=1, max_size=3),
 )
 
+# Texts a JSON library trips on: nesting past the parser's recursion limit, integers past
+# Python's 4,300-digit limit, a byte-order mark, NaN where a number goes.
+hostile_texts = st.one_of(
+    st.integers(1, 100_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(1, 100_000).map(lambda n: '{"data": ' + "[" * n + "1" + "]" * n + "}"),
+    st.integers(4000, 6000).map(lambda n: '{"inputs": [[1' + "0" * n + ", 1]]}"),
+    st.sampled_from(['\ufeff{"data": [[1, 2]]}', '{"data": [[NaN, -Infinity]]}', "1e999"]),
+)
+
 
 def dumps(value: Any) -> str:
     """JSON text as a sloppy client writes it: NaN and Infinity allowed, surrogates escaped."""

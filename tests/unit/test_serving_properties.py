@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.support.bodies import dumps, json_bodies, mutated, valid_bodies
+from tests.support.bodies import dumps, hostile_texts, json_bodies, mutated, valid_bodies
 from tests.support.served_models import KINDS, ServedModels, served_models
 
 from tracking_demo.serving import score
@@ -58,7 +58,10 @@ def test_any_json_value(kind: str, body: Any, probabilities: bool | None) -> Non
 
 
 @EXAMPLES
-@given(raw=st.one_of(st.binary(max_size=200), st.text(max_size=200)), probabilities=FLAGS)
+@given(
+    raw=st.one_of(st.binary(max_size=200), st.text(max_size=200), hostile_texts),
+    probabilities=FLAGS,
+)
 def test_any_bytes_or_text(kind: str, raw: bytes | str, probabilities: bool | None) -> None:
     answers_or_refuses(raw, probabilities)
 
