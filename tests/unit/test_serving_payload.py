@@ -55,6 +55,52 @@ def test_columns_accept_rows_records_and_dataframe_split_in_any_column_order() -
     assert _parse({"inputs": [[0.5, -1.0]]}, MOONS).protocol == "mlflow"
 
 
+def test_columns_accept_mlflow_columnar_inputs_and_an_empty_params() -> None:
+    expected = pd.DataFrame({"x1": [0.5, 1.5], "x2": [-1.0, 2.0]})
+    for body in (
+        {"inputs": {"x2": [-1.0, 2.0], "x1": [0.5, 1.5]}},
+        {"instances": {"x1": [0.5, 1.5], "x2": [-1, 2]}},
+        {"data": {"x1": [0.5, 1.5], "x2": [-1.0, 2.0]}},
+        {"instances": [{"x1": 0.5, "x2": -1.0}, {"x1": 1.5, "x2": 2.0}], "params": {}},
+        {"inputs": [[0.5, -1.0], [1.5, 2.0]], "params": None},
+        {
+            "dataframe_split": {
+                "index": [7, 8],
+                "columns": ["x1", "x2"],
+                "data": [[0.5, -1], [1.5, 2]],
+            }
+        },
+    ):
+        pd.testing.assert_frame_equal(_parse(body, MOONS).features, expected)
+
+
+def test_tensors_accept_a_named_tensor_and_rows_of_named_objects() -> None:
+    image = (np.arange(784) / 784).tolist()
+    named = InputSpec("tensor", feature_shape=(784,), tensor_name="pixels")
+    for body, spec in (
+        ({"inputs": {"pixels": [image, image]}}, IMAGE),  # unnamed signature: any one name
+        ({"inputs": {"pixels": [image, image]}}, named),
+        ({"instances": [{"pixels": image}, {"pixels": image}]}, named),
+        ({"dataframe_split": {"index": [0, 1], "data": [image, image]}}, named),
+    ):
+        features = _parse(body, spec).features
+        assert features.shape == (2, 784)
+        np.testing.assert_allclose(features[1], image, rtol=1e-6)
+
+
+def test_the_body_may_start_with_a_byte_order_mark_and_hold_json_integers_of_any_size() -> None:
+    assert _parse("\ufeff" + json.dumps({"data": [[1, 2]]}), MOONS).rows == 1
+    assert _parse(b"\xef\xbb\xbf" + json.dumps({"data": [[1, 2]]}).encode(), MOONS).rows == 1
+    assert _parse('{"data": [[100000000000000000000000000000, 2]]}', MOONS).rows == 1
+
+
+def test_error_bodies_encode_as_utf8_even_with_lone_surrogates_from_the_client() -> None:
+    with pytest.raises(RequestError) as raised:
+        _parse('{"data": [["\\ud800", 1]]}', MOONS)
+    json.dumps(raised.value.body(), ensure_ascii=False).encode("utf-8")
+    assert "\\ud800" in raised.value.body()["error"]
+
+
 def test_probabilities_flag_from_body_and_query_which_wins() -> None:
     assert _parse({"data": [0.0] * 784, "probabilities": True}).probabilities
     assert not _parse({"data": [0.0] * 784}).probabilities
@@ -77,7 +123,7 @@ BAD_REQUESTS: dict[str, tuple[object, InputSpec, int, str]] = {
     "split-image": ({"data": [[0.0] * 392] * 2}, IMAGE, 422, "shape 2x392"),
     "ragged": ({"data": [[1.0], [1.0, 2.0]]}, IMAGE, 422, "different lengths"),
     "strings": ({"data": ["a"] * 784}, IMAGE, 422, "contains strings"),
-    "nulls": ({"data": [None] * 784}, IMAGE, 422, "nulls"),
+    "nulls": ({"data": [None] * 784}, IMAGE, 422, "nulls (null at index [0])"),
     "booleans": ({"data": [True] * 784}, IMAGE, 422, "true/false"),
     "nan": ('{"data": [' + "0," * 783 + "NaN]}", IMAGE, 422, "nan at index [783]"),
     "infinity": ('{"data": [[Infinity, 1]]}', MOONS, 422, "inf at index [0]"),
@@ -93,6 +139,33 @@ BAD_REQUESTS: dict[str, tuple[object, InputSpec, int, str]] = {
         "columns",
     ),
     "flag-type": ({"data": [[1.0, 2.0]], "probabilities": "yes"}, MOONS, 422, '"probabilities" is'),
+    "params": ({"data": [[1.0, 2.0]], "params": {"k": 1}}, MOONS, 422, "no inference parameters"),
+    "deep-json": ("[" * 100_000 + "]" * 100_000, MOONS, 400, "nested too deeply"),
+    "not-utf8": (b'{"data": "\xff"}', MOONS, 400, "not valid JSON"),
+    "huge-integer": ('{"data": [[1' + "0" * 5000 + ", 1]]}", MOONS, 422, "beyond the float32"),
+    "beyond-float32": ({"data": [[1e300, 1.0]]}, MOONS, 422, "1e+300 at index [0]"),
+    "image-beyond-float32": ({"data": [0.0] * 783 + [-1e39]}, IMAGE, 422, "index [783], beyond"),
+    "booleans-mixed": ({"data": [1.0] * 783 + [True]}, IMAGE, 422, "true/false values (true"),
+    "deep-rows": ({"data": [[[[[[[[[[1.0]]]]]]]]]]}, IMAGE, 422, "nested more than 8 deep"),
+    "mixed-depth": ({"data": [[1.0], 1.0]}, IMAGE, 422, "mixes lists and single values"),
+    "list-in-column": ({"data": [[[1.0], [2.0]]]}, MOONS, 422, '"data.x1" contains [1.0]'),
+    "columns-lengths": ({"inputs": {"x1": [1, 2], "x2": [3]}}, MOONS, 422, "not lists of one"),
+    "columns-mixed": ({"inputs": {"x1": [1, 2], "x2": 3}}, MOONS, 422, "mixes columns"),
+    "columns-unknown": ({"inputs": {"x1": [1], "x2": [2], "x3": [3]}}, MOONS, 422, "'x3'"),
+    "tensor-names": ({"inputs": {"a": [[0.0] * 784], "b": [[0.0] * 784]}}, IMAGE, 422, "'a', 'b'"),
+    "tensor-records": ({"dataframe_records": [{"a": 1.0}]}, IMAGE, 422, "takes one tensor"),
+    "split-unknown-key": (
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1, 2]], "idx": [0]}},
+        MOONS,
+        422,
+        "unknown keys ['idx']",
+    ),
+    "split-index-length": (
+        {"dataframe_split": {"columns": ["x1", "x2"], "data": [[1, 2]], "index": [0, 1]}},
+        MOONS,
+        422,
+        '"dataframe_split.index" is not a list of 1',
+    ),
 }
 
 

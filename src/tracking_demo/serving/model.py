@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
-from tracking_demo.errors import ConfigError
+from tracking_demo.errors import ConfigError, DataError
 from tracking_demo.serving.payload import InputSpec
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,24 @@ def find_model_dir(root: Path) -> Path:
     return found[0].parent
 
 
+class ModelOutputError(DataError):
+    """The model answered NaN or infinity for some rows: rows it cannot score (inputs far
+    outside what it learnt from), not an answer to pass on, since JSON has no NaN."""
+
+
+def finite(values: np.ndarray, what: str) -> np.ndarray:
+    """`values` when every number is finite, else `ModelOutputError` naming the first row."""
+    if values.dtype.kind in "fc":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            position = np.argwhere(bad)[0]
+            raise ModelOutputError(
+                f"the model's {what} for row {int(position[0])} is {values[tuple(position)]}; "
+                "its inputs are probably far outside the range it was trained on"
+            )
+    return values
+
+
 @dataclass
 class LoadedModel:
     """A model ready to score: `predict` gives labels (classifiers) or values (regressors)."""
@@ -61,13 +79,13 @@ class LoadedModel:
 
     def predict(self, features: Features) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._predict(features))
+            return finite(np.asarray(self._predict(features)), "prediction")
 
     def probabilities(self, features: Features) -> np.ndarray:
         if self._probabilities is None:
             raise TypeError("this model is a regressor; it has no class probabilities")
         with self._lock:
-            return np.asarray(self._probabilities(features))
+            return finite(np.asarray(self._probabilities(features)), "class probabilities")
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -146,7 +164,7 @@ def _keras(source: str, path: Path, meta: Model, spec: InputSpec) -> LoadedModel
             meta.run_id,
             spec,
             list(range(units)),
-            lambda x: raw(x).argmax(axis=1),
+            lambda x: finite(raw(x), "output").argmax(axis=1),
             raw,
         )
     return LoadedModel(

@@ -15,13 +15,18 @@ Answers follow the request's own protocol:
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from mlflow.exceptions import MlflowException
+
 from tracking_demo.errors import ConfigError, DataError
 from tracking_demo.serving import model as model_io
 from tracking_demo.serving.payload import ParsedRequest, RequestError, parse_request
+
+log = logging.getLogger(__name__)
 
 MODEL_DIR_VARIABLE = "AZUREML_MODEL_DIR"
 MODEL_URI_VARIABLE = "TRACKING_DEMO_MODEL_URI"
@@ -63,20 +68,34 @@ def run(raw_data: str | bytes, probabilities: bool | None = None) -> Any:
 
 
 def answer(model: model_io.LoadedModel, request: ParsedRequest) -> Any:
+    """Predictions (and probabilities) for parsed features; rows the model itself refuses, or
+    answers NaN for, are the client's to fix: 422 with the model's reason."""
+    if request.probabilities and not model.is_classifier:
+        raise RequestError(
+            422,
+            "probabilities were asked of a regression model",
+            "no probabilities flag for this model",
+        )
     try:
         predictions = model.predict(request.features).tolist()
+        probabilities = model.probabilities(request.features) if request.probabilities else None
     except DataError as error:  # the model's own input check, e.g. an unknown category
         raise RequestError(422, str(error), model.spec.describe()) from error
-    if request.probabilities:
-        if not model.is_classifier:
-            raise RequestError(
-                422,
-                "probabilities were asked of a regression model",
-                "no probabilities flag for this model",
-            )
+    except ValueError as error:  # e.g. scikit-learn's own range checks
+        log.warning("the model refused rows that passed the request checks", exc_info=True)
+        raise RequestError(
+            422, f"the model could not score these rows: {error}", model.spec.describe()
+        ) from error
+    except MlflowException as error:  # pyfunc's schema enforcement
+        if not 400 <= error.get_http_status_code() < 500:
+            raise
+        raise RequestError(
+            422, f"the model refused these rows: {error.message}", model.spec.describe()
+        ) from error
+    if probabilities is not None:
         return {
             "predictions": predictions,
-            "probabilities": model.probabilities(request.features).astype(float).round(6).tolist(),
+            "probabilities": probabilities.astype(float).round(6).tolist(),
             "classes": model.classes,
         }
     if request.protocol == "data":
