@@ -168,7 +168,9 @@ def moons_bodies() -> dict[str, Any]:
         "data-rows": {"data": rows},
         "data-records": {"data": records},
         "inputs": {"inputs": rows},
+        "inputs-columns": {"inputs": {"x1": [a for a, _ in rows], "x2": [b for _, b in rows]}},
         "instances": {"instances": rows},
+        "instances-records": {"instances": records},
         "dataframe_split": {"dataframe_split": {"columns": ["x1", "x2"], "data": rows}},
         "dataframe_split-reordered": {
             "dataframe_split": {"columns": ["x2", "x1"], "data": [[b, a] for a, b in rows]}
@@ -184,7 +186,9 @@ def mnist_bodies() -> dict[str, Any]:
         "data-flat": {"data": flat},
         "data-images": {"data": images},
         "inputs": {"inputs": flat},
+        "inputs-named-tensor": {"inputs": {"pixels": flat}},
         "instances": {"instances": DIGITS.reshape(-1, 28, 28, 1).tolist()},
+        "instances-named-tensor": {"instances": [{"pixels": image} for image in flat]},
         "dataframe_split": {"dataframe_split": {"data": flat}},
     }
 
