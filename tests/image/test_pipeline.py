@@ -267,19 +267,30 @@ def _parameter(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_train_runs_only_on_main_when_the_parameter_asks(pipeline: dict[str, Any]) -> None:
-    assert _parameter(pipeline, "train") == {
-        "name": "train",
-        "displayName": "Train on Azure ML with the pushed image (main only)",
-        "type": "boolean",
-        "default": "false",
-    }, "training costs money: off unless a queued run asks for it"
-    stage = _stage(pipeline, "Train")
-    assert stage["dependsOn"] == "BuildAndPush", "it trains on the image that stage pushed"
+@pytest.mark.parametrize(
+    ("stage_name", "parameter_name", "after", "why"),
+    [
+        ("Train", "train", "BuildAndPush", "training costs money; it trains on the pushed image"),
+        (
+            "Deploy",
+            "deploy",
+            "Train",
+            "an endpoint bills by the hour; it deploys Train's model",
+        ),
+    ],
+)
+def test_a_stage_that_costs_money_runs_only_on_main_when_its_parameter_asks(
+    pipeline: dict[str, Any], stage_name: str, parameter_name: str, after: str, why: str
+) -> None:
+    parameter = _parameter(pipeline, parameter_name)
+    assert (parameter["type"], parameter["default"]) == ("boolean", "false"), why
+    assert "(main only)" in parameter["displayName"]
+    stage = _stage(pipeline, stage_name)
+    assert stage["dependsOn"] == after, why
     condition = " ".join(stage["condition"].split())
     assert condition.startswith("and(succeeded(), ")
     assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
-    assert "eq('${{ parameters.train }}', 'true')" in condition
+    assert f"eq('${{{{ parameters.{parameter_name} }}}}', 'true')" in condition
 
 
 def test_train_submits_cli_v2_yaml_for_the_pushed_image_through_an_arm_service_connection(
@@ -406,22 +417,6 @@ def _script_words(script: str, marker: str) -> list[str]:
     lines = [line for line in script.splitlines() if marker in line]
     assert len(lines) == 1, f"the script has one line with {marker}"
     return shlex.split(lines[0])
-
-
-def test_deploy_runs_only_on_main_after_train_when_its_parameter_asks(
-    pipeline: dict[str, Any],
-) -> None:
-    parameter = _parameter(pipeline, "deploy")
-    assert (parameter["type"], parameter["default"]) == (
-        "boolean",
-        "false",
-    ), "an endpoint bills by the hour: off unless a queued run asks for it"
-    stage = _stage(pipeline, "Deploy")
-    assert stage["dependsOn"] == "Train", "it deploys what Train registered"
-    condition = " ".join(stage["condition"].split())
-    assert condition.startswith("and(succeeded(), ")
-    assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in condition
-    assert "eq('${{ parameters.deploy }}', 'true')" in condition
 
 
 def test_deploy_reads_the_registered_model_artifact_and_logs_in_like_train(

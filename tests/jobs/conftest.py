@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-from jobs import common
-from jobs.v2 import client
+from jobs_cli import offline
 
 
 @pytest.fixture
@@ -23,18 +20,10 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_network() -> Iterator[None]:
     """No test may log in or open a connection; auth comes only from what a test sets.
 
     The login is the first step that needs the network, so checks made before it are offline.
     """
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a submitter tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(common, "authentication", refuse)
-    monkeypatch.setattr(client, "credential", refuse)
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+    with offline():
+        yield

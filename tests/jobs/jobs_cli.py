@@ -5,14 +5,40 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import Result
 
+from jobs import common
+from jobs.v2 import client
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def offline() -> Iterator[None]:
+    """No login and no connection; auth comes only from what a test sets. The login is the first
+    step that needs the network, so checks made before it are offline (the `no_network` fixture,
+    and module-scoped dry runs, use this)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a submitter tried to reach the network")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket, "getaddrinfo", refuse)
+        patch.setattr(common, "authentication", refuse)
+        patch.setattr(client, "credential", refuse)
+        for name in common.SERVICE_PRINCIPAL_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
 
 
 def assert_refused(result: Result, *fragments: str) -> None:

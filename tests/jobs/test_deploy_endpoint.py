@@ -4,9 +4,6 @@ loaders, and the deploy path with MLClient faked at its edge (`jobs.v2.client.ml
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,9 +14,9 @@ import yaml
 from azure.ai.ml import load_online_deployment, load_online_endpoint
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from click.testing import CliRunner, Result
-from jobs_cli import ROOT, assert_refused
+from jobs_cli import ROOT, assert_refused, offline
 
-from jobs import common, serving_lock, snapshot
+from jobs import serving_lock, snapshot
 from jobs.deploy import names
 from jobs.deploy.cli import main
 from jobs.v2 import client, online_endpoint
@@ -35,23 +32,6 @@ def invoke(*args: str) -> Result:
 
 def endpoint_args(*args: str) -> list[str]:
     return ["endpoint", "--source", str(ROOT), *args]
-
-
-@contextmanager
-def offline() -> Iterator[None]:
-    """conftest's `no_network`, around the module-scoped dry runs."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a submitter tried to reach the network")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", refuse)
-        patch.setattr(socket, "getaddrinfo", refuse)
-        patch.setattr(common, "authentication", refuse)
-        patch.setattr(client, "credential", refuse)
-        for name in common.SERVICE_PRINCIPAL_VARIABLES:
-            patch.delenv(name, raising=False)
-        yield
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,10 +18,10 @@ import yaml
 from azure.ai.ml import load_job
 from azure.core.exceptions import ResourceNotFoundError
 from click.testing import CliRunner, Result
-from jobs_cli import ROOT, assert_refused
+from jobs_cli import ROOT, assert_refused, offline
 from mlflow.tracking import MlflowClient
 
-from jobs import common, environments, local_job, snapshot
+from jobs import environments, local_job, snapshot
 from jobs.spec import JOB_VARIABLES, JobTarget, make_request
 from jobs.submit import main
 from jobs.v2 import client
@@ -34,23 +31,6 @@ from tracking_demo.server.local import LocalServer
 SECRET = "s3cr3t-never-printed"
 IMAGE = "myacr.azurecr.io/tracking-demo:1234"
 IMAGE_ARGS = ("--environment", "image", "--image", IMAGE)
-
-
-@contextmanager
-def offline() -> Iterator[None]:
-    """conftest's `no_network`, around the module-scoped dry runs (each exports the lock once)."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a submitter tried to reach the network")
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", refuse)
-        patch.setattr(socket, "getaddrinfo", refuse)
-        patch.setattr(common, "authentication", refuse)
-        patch.setattr(client, "credential", refuse)
-        for name in common.SERVICE_PRINCIPAL_VARIABLES:
-            patch.delenv(name, raising=False)
-        yield
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
