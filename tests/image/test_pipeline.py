@@ -233,10 +233,15 @@ def _train_steps(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
     return _steps(_stage(pipeline, "Train"))
 
 
-def _submit_step(pipeline: dict[str, Any]) -> dict[str, Any]:
-    steps = [s for s in _train_steps(pipeline) if s.get("task") == "AzureCLI@2"]
-    assert len(steps) == 1, "one AzureCLI@2 step submits the job"
+def _azure_cli_step(pipeline: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The stage's one AzureCLI@2 step (it logs in through the ARM service connection)."""
+    steps = [s for s in _steps(_stage(pipeline, stage)) if s.get("task") == "AzureCLI@2"]
+    assert len(steps) == 1, f"one AzureCLI@2 step in {stage}"
     return steps[0]
+
+
+def _submit_step(pipeline: dict[str, Any]) -> dict[str, Any]:
+    return _azure_cli_step(pipeline, "Train")
 
 
 def _script_line(step: dict[str, Any], marker: str) -> list[str]:
@@ -402,9 +407,7 @@ def _deploy_steps(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _deploy_step(pipeline: dict[str, Any]) -> dict[str, Any]:
-    steps = [s for s in _deploy_steps(pipeline) if s.get("task") == "AzureCLI@2"]
-    assert len(steps) == 1, "one AzureCLI@2 step deploys"
-    return steps[0]
+    return _azure_cli_step(pipeline, "Deploy")
 
 
 def _smoke_step(pipeline: dict[str, Any]) -> dict[str, Any]:
