@@ -1,4 +1,4 @@
-"""`jobs.deploy --local`: the registered model served here as a scoring container serves it.
+"""`jobs.deploy local`: the registered model served here as a scoring container serves it.
 
 The version is downloaded from an MLflow registry into Azure ML's layout (`serving_stage`) and
 served by Azure's own inference server (`azmlinfsrv`, from the serving lock's venv:

@@ -2,7 +2,7 @@
 
 A server (uvicorn and its workers, `tracking-demo serve`) or a sweep trial may fork; signalling
 its group reaches every child, where signalling the leader alone would orphan them. The local
-MLflow server, the sweep's trials, `jobs.deploy --local` and the tests' endpoints share this.
+MLflow server, the sweep's trials, `jobs.deploy local` and the tests' endpoints share this.
 """
 
 from __future__ import annotations
