@@ -87,3 +87,10 @@ def assert_module_help(module: str, usage: str, *options: str) -> None:
     assert usage in finished.stdout
     for option in options:
         assert option in finished.stdout
+
+
+def pip_packages(entity: Any) -> list[str]:
+    """The pip section of an entity's conda file (a job's or a deployment's environment)."""
+    dependencies = entity.environment.conda_file["dependencies"]
+    packages: list[str] = next(item["pip"] for item in dependencies if isinstance(item, dict))
+    return packages

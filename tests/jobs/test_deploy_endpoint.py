@@ -14,7 +14,7 @@ import yaml
 from azure.ai.ml import load_online_deployment, load_online_endpoint
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from click.testing import CliRunner, Result
-from jobs_cli import ROOT, assert_refused, offline
+from jobs_cli import ROOT, assert_refused, offline, pip_packages
 
 from jobs import serving_lock, snapshot
 from jobs.deploy import names
@@ -76,12 +76,6 @@ def moons(tmp_path_factory: pytest.TempPathFactory) -> Emitted:
             "--tag",
             "team=ml",
         )
-
-
-def pip_packages(deployment: Any) -> list[str]:
-    dependencies = deployment.environment.conda_file["dependencies"]
-    packages: list[str] = next(item["pip"] for item in dependencies if isinstance(item, dict))
-    return packages
 
 
 # --- bad input: one line, before any login -------------------------------------------------

@@ -18,7 +18,7 @@ import yaml
 from azure.ai.ml import load_job
 from azure.core.exceptions import ResourceNotFoundError
 from click.testing import CliRunner, Result
-from jobs_cli import ROOT, assert_refused, offline
+from jobs_cli import ROOT, assert_refused, offline, pip_packages
 from mlflow.tracking import MlflowClient
 
 from jobs import environments, local_job, snapshot
@@ -106,12 +106,6 @@ def image_job(tmp_path_factory: pytest.TempPathFactory) -> DryRun:
             "--compute",
             "train-01",
         )
-
-
-def pip_packages(job: Any) -> list[str]:
-    dependencies = job.environment.conda_file["dependencies"]
-    packages: list[str] = next(item["pip"] for item in dependencies if isinstance(item, dict))
-    return packages
 
 
 # --- the dry run: CLI v2 YAML that azure-ai-ml loads back -----------------------------------
