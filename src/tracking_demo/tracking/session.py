@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow.tracking import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NOTE
 
 from tracking_demo import __version__
 from tracking_demo.errors import ConfigError, TrackingIncompleteError
@@ -108,6 +108,7 @@ class TrackingSession:
         self.client = MlflowClient(tracking_uri=settings.uri, registry_uri=settings.uri)
         self._run_logger: RunLogger | None = None
         self._closed_logger: RunLogger | None = None
+        self._stopped = False
 
     @property
     def uri(self) -> str:
@@ -121,12 +122,14 @@ class TrackingSession:
 
     @contextmanager
     def run(self, tags: Mapping[str, str] | None = None) -> Iterator[RunHandle]:
-        """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises.
+        """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises;
+        KILLED when the task stopped it on purpose (`stop_run`).
 
         If the server has not acknowledged everything within the flush timeout, the records
         stay in the run's log and `TrackingIncompleteError` names the command that finishes it.
         """
         handle = self._start_run()
+        self._stopped = False
         self._run_logger = RunLogger(
             self.client,
             RunMeta(handle.run_id, self.uri, handle.experiment_id),
@@ -142,7 +145,7 @@ class TrackingSession:
             if not self._close(status):
                 logger.error("%s", self._incomplete_message())
             raise
-        if not self._close("FINISHED"):
+        if not self._close("KILLED" if self._stopped else "FINISHED"):
             raise TrackingIncompleteError(self._incomplete_message())
 
     def _start_run(self) -> RunHandle:
@@ -193,6 +196,15 @@ class TrackingSession:
             self.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
         except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)
+
+    def stop_run(self, reason: str) -> None:
+        """End the open run KILLED, not FINISHED, when its block returns: something stopped it on
+        purpose (a sweep's policy), so it must not look completed. `reason` (markdown) becomes
+        the run's description; unlike a killed process (docs/architecture.md, rule 5) it carries
+        no error tag. The status goes through the run's log like any other, so `sync` keeps it.
+        """
+        self.set_tags({MLFLOW_RUN_NOTE: reason})
+        self._stopped = True
 
     # --- what tasks log ------------------------------------------------------------------------
 
