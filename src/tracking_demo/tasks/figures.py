@@ -13,8 +13,10 @@ def training_curves_figure(
     history: Mapping[str, Sequence[float]],
     metrics: Sequence[str] = ("loss", "accuracy"),
     best_epoch: int | None = None,
+    stopped_at: int | None = None,
 ) -> Figure:
-    """One panel per metric, training and `val_` curves by epoch (from 1), best epoch marked."""
+    """One panel per metric, training and `val_` curves by epoch (from 1), best epoch marked,
+    and the epoch a sweep's policy stopped the run at, so its curves say they were cut short."""
     figure = Figure(figsize=(5 * len(metrics), 4))
     axes_list = figure.subplots(1, len(metrics), squeeze=False)[0]
     for axes, metric in zip(axes_list, metrics, strict=True):
@@ -25,6 +27,13 @@ def training_curves_figure(
                 axes.plot(epochs, values, style, markersize=3, label=name)
         if best_epoch is not None:
             axes.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}")
+        if stopped_at is not None:
+            axes.axvline(
+                stopped_at,
+                color="#b2182b",
+                linestyle="--",
+                label=f"stopped by policy at epoch {stopped_at}",
+            )
         axes.set(xlabel="epoch", ylabel=metric, title=metric)
         axes.legend()
     figure.tight_layout()
