@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tracking_demo.errors import ConfigError
-from tracking_demo.sweep.board import TrialBoard
+from tracking_demo.sweep.board import Evaluation, TrialBoard
 from tracking_demo.sweep.space import BanditPolicy, PrimaryMetric
 
 MAE = PrimaryMetric("val_mae", "minimize")
@@ -202,3 +202,32 @@ def test_a_diverged_trial_stops_at_once(board: TrialBoard) -> None:
     diverged = _trial(board, 1, [95.0, 85.0, math.nan, 70.0])
     assert diverged.terminated_at == 3
     assert diverged.reason == "val_mae is NaN at epoch 3: the trial diverged"
+
+
+def test_each_evaluation_is_kept_with_the_cut_off_the_policy_used(board: TrialBoard) -> None:
+    _trial(board, 0, [100.0, 90.0, 80.0, 70.0])
+    _trial(board, 1, [120.0, 95.0, 95.0])
+    limit_2, limit_4 = BANDIT.allowed(90.0, "minimize"), BANDIT.allowed(70.0, "minimize")
+    assert board.evaluations() == [  # evaluation_interval 2: epochs 2 and 4 only
+        Evaluation(0, 2, 90.0, 90.0, limit_2, stopped=False),
+        Evaluation(0, 4, 70.0, 70.0, limit_4, stopped=False),
+        Evaluation(1, 2, 95.0, 90.0, limit_2, stopped=False),
+    ]
+    _trial(board, 2, [130.0, 125.0])
+    assert board.evaluations()[-1] == Evaluation(2, 2, 125.0, 90.0, limit_2, stopped=True)
+
+
+def test_a_stopped_trial_describes_the_policy_and_the_values_it_compared(
+    board: TrialBoard,
+) -> None:
+    _trial(board, 0, [100.0, 90.0])
+    lagging = _trial(board, 1, [120.0, 115.0, 50.0])
+    assert lagging.description == (
+        "**Stopped by the sweep's early-termination policy at epoch 2** (policy bandit, "
+        "slack_factor 0.1, evaluation_interval 2, delay_evaluation 0): its best val_mae so far, "
+        "115, is above the policy's cut-off 99, computed from the best val_mae any trial had "
+        "reached by epoch 2, 90.\n\nEnded KILLED, as Azure ML shows a trial its policy "
+        "cancels; the per-epoch metrics up to the stop are kept and no model was saved."
+    )
+    running = _trial(board, 2, [100.0, 92.0])
+    assert running.description is None

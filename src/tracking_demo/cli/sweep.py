@@ -117,7 +117,7 @@ def sweep_housing_mlp(options: SweepOptions, tracking: TrackingOptions) -> None:
     best = result.best
     test_mae = best.metrics.get("MAE", float("nan"))
     click.echo(
-        f"best: trial {best.index} {best.params} final {spec.primary_metric.name} "
+        f"best: {best.name} {best.params} final {spec.primary_metric.name} "
         f"{housing_sweep.final_value(best):,.2f}, test MAE {test_mae:,.2f}"
     )
     click.echo(
@@ -136,6 +136,4 @@ def _print_trial(trial: TrialOutcome) -> None:
         "terminated": lambda: f"at epoch {trial.terminated_at}",
         "failed": lambda: str(trial.error),
     }[trial.status]()
-    click.echo(
-        f"trial {trial.index} {trial.status} ({trial.wall_time_s:.1f}s) {trial.params} {detail}"
-    )
+    click.echo(f"{trial.name} {trial.status} ({trial.wall_time_s:.1f}s) {trial.params} {detail}")

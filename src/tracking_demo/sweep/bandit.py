@@ -9,7 +9,8 @@ from typing import Any
 
 import keras
 
-from tracking_demo.sweep.board import TrialBoard
+from tracking_demo.sweep.board import Evaluation, TrialBoard
+from tracking_demo.sweep.space import describe_policy
 
 
 class BanditCallback(keras.callbacks.Callback):
@@ -22,7 +23,8 @@ class BanditCallback(keras.callbacks.Callback):
         self.metric, self.policy = board.settings()
         self.best = math.nan
         self.terminated_at: int | None = None
-        self.reason: str | None = None
+        self.reason: str | None = None  # one line, for the trial's termination tag
+        self.description: str | None = None  # markdown, for the trial run's description
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         report = epoch + 1
@@ -33,22 +35,37 @@ class BanditCallback(keras.callbacks.Callback):
             self.best = value
         self.board.report(self.trial, report, self.best)
         if self.policy is not None and math.isnan(value):
-            self._stop(report, f"{self.metric.name} is NaN at epoch {report}: the trial diverged")
+            reason = f"{self.metric.name} is NaN at epoch {report}: the trial diverged"
+            self._stop(report, reason, f"{reason}.")
             return
         if self.policy is None or not self.policy.evaluates_at(report):
             return
         leader = self.board.best_at(report, self.metric.goal)
         if leader is None:
             return
-        if self.policy.terminates(self.best, leader, self.metric.goal):
-            limit = self.policy.allowed(leader, self.metric.goal)
+        limit = self.policy.allowed(leader, self.metric.goal)
+        stopped = self.policy.terminates(self.best, leader, self.metric.goal)
+        self.board.record(Evaluation(self.trial, report, self.best, leader, limit, stopped))
+        if stopped:
+            name = self.metric.name
+            worse = "above" if self.metric.goal == "minimize" else "below"
             self._stop(
                 report,
-                f"{self.metric.name} {self.best:.6g} at epoch {report} is outside the slack of "
+                f"{name} {self.best:.6g} at epoch {report} is outside the slack of "
                 f"the best {leader:.6g} (limit {limit:.6g})",
+                f"its best {name} so far, {self.best:.6g}, is {worse} the policy's cut-off "
+                f"{limit:.6g}, computed from the best {name} any trial had reached by epoch "
+                f"{report}, {leader:.6g}.",
             )
 
-    def _stop(self, report: int, reason: str) -> None:
+    def _stop(self, report: int, reason: str, detail: str) -> None:
         self.terminated_at = report
         self.reason = reason
+        policy = ", ".join(f"{k} {v}" for k, v in describe_policy(self.policy).items())
+        self.description = (
+            f"**Stopped by the sweep's early-termination policy at epoch {report}** "
+            f"({policy}): {detail}\n\n"
+            "Ended KILLED, as Azure ML shows a trial its policy cancels; the per-epoch metrics "
+            "up to the stop are kept and no model was saved."
+        )
         self.model.stop_training = True

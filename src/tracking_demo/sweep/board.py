@@ -4,7 +4,9 @@ Trials report their primary metric each epoch to one SQLite file (concurrent wri
 there is nothing to run). At each evaluation epoch a trial compares its best value so far with
 the best any trial had reached by the same epoch, as HyperDrive's BanditPolicy does, and stops
 itself when it falls outside the slack. Trials that start later compare against the full record
-of earlier ones, so with one trial at a time the outcome is deterministic.
+of earlier ones, so with one trial at a time the outcome is deterministic. Each evaluation is
+kept as the policy made it (the leader and cut-off it used), so the sweep's figure draws the
+threshold the trials were actually held to.
 """
 
 from __future__ import annotations
@@ -12,13 +14,25 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tracking_demo.errors import ConfigError
 from tracking_demo.sweep.space import BanditPolicy, PrimaryMetric
 
 BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One application of the policy: a trial's best so far against the cut-off at that epoch."""
+
+    trial: int
+    epoch: int
+    best: float  # the trial's best value so far
+    leader: float  # the best value any trial had reached by this epoch
+    cutoff: float  # the worst value still within the slack of `leader`
+    stopped: bool
 
 
 class TrialBoard:
@@ -43,6 +57,10 @@ class TrialBoard:
             db.execute(
                 "CREATE TABLE reports (trial INTEGER, epoch INTEGER, best REAL, "
                 "PRIMARY KEY (trial, epoch))"
+            )
+            db.execute(
+                "CREATE TABLE evaluations (trial INTEGER, epoch INTEGER, best REAL, "
+                "leader REAL, cutoff REAL, stopped INTEGER)"
             )
             db.execute("INSERT INTO settings VALUES (?)", (json.dumps(settings),))
         return board
@@ -79,3 +97,28 @@ class TrialBoard:
         for trial, epoch, best in rows:
             table.setdefault(trial, {})[epoch] = best
         return table
+
+    def record(self, evaluation: Evaluation) -> None:
+        with closing(self._connect()) as db:
+            db.execute(
+                "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    evaluation.trial,
+                    evaluation.epoch,
+                    evaluation.best,
+                    evaluation.leader,
+                    evaluation.cutoff,
+                    int(evaluation.stopped),
+                ),
+            )
+
+    def evaluations(self) -> list[Evaluation]:
+        """Every evaluation in the order the policy made them."""
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT trial, epoch, best, leader, cutoff, stopped FROM evaluations ORDER BY rowid"
+            ).fetchall()
+        return [
+            Evaluation(trial, epoch, best, leader, cutoff, bool(stopped))
+            for trial, epoch, best, leader, cutoff, stopped in rows
+        ]

@@ -2,9 +2,12 @@
 
 Each trial is the very command a HyperDrive trial runs (`tracking-demo train housing-mlp` with
 the sampled options), started as its own process inside a nested MLflow run that the parent
-created. A trial that crashes cannot take the sweep (or its siblings) down: the parent marks its
-run FAILED and goes on. The parent run logs the space, the policy, every trial's outcome (table
-and figure) and the best completed trial, and registers that trial's model when asked.
+created (`trial-N`, N from 1 in sampling order). A trial that crashes cannot take the sweep (or
+its siblings) down: the parent marks its run FAILED and goes on. A trial the policy stops ends
+its own run KILLED with the reason as its description. The parent run
+(`sweep-housing-mlp-<id>`) logs the space, the policy, every trial's outcome (table, and a
+figure with the cut-off the policy applied at each evaluation) and names and links the best
+completed trial, and registers that trial's model when asked.
 """
 
 from __future__ import annotations
@@ -25,17 +28,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from matplotlib.ticker import MaxNLocator
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_RUN_NOTE
 
 from tracking_demo.errors import TrackingDemoError
 from tracking_demo.server.processes import start_group, stop_process_group
 from tracking_demo.sweep import space as search_space
-from tracking_demo.sweep.board import TrialBoard
+from tracking_demo.sweep.board import Evaluation, TrialBoard
 from tracking_demo.sweep.options import SweepOptions
 from tracking_demo.tasks import catalog
 from tracking_demo.tasks.housing import registration_tags
 from tracking_demo.tracking import tags
-from tracking_demo.tracking.session import TrackingSession
+from tracking_demo.tracking.session import RunHandle, TrackingSession
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,20 @@ class TrialOutcome:
     def epochs_trained(self) -> int:
         return len(self.curve)
 
+    @property
+    def name(self) -> str:
+        """The trial's run name, as the UI and the sweep's table and figure show it."""
+        return trial_run_name(self.index)
+
+
+def trial_run_name(index: int) -> str:
+    return f"trial-{index}"
+
+
+def sweep_run_name(run_id: str) -> str:
+    """What the parent run is, and which one: the start of its run id keeps names apart."""
+    return f"sweep-{catalog.HOUSING_MLP.name}-{run_id[:6]}"
+
 
 @dataclass(frozen=True)
 class SweepResult:
@@ -74,6 +92,7 @@ class SweepResult:
     wall_time_s: float
     registered_name: str | None = None
     registered_version: str | None = None
+    evaluations: list[Evaluation] = field(default_factory=list)  # the policy's, in order
 
     @property
     def terminated_share(self) -> float:
@@ -146,6 +165,8 @@ def run_sweep(
         session.run(tags={tags.TASK: catalog.HOUSING_SWEEP.name}) as parent,
         tempfile.TemporaryDirectory(prefix="sweep-") as work,
     ):
+        if session.settings.run_id is None:  # a run created for us (Azure ML) keeps its name
+            session.set_tags({MLFLOW_RUN_NAME: sweep_run_name(parent.run_id)})
         session.log_params(_sweep_params(options, len(sampled)))
         session.log_text(json.dumps(spec.describe(), indent=2), "sweep/space.json")
         board = TrialBoard.create(Path(work) / "board.sqlite", spec.primary_metric, spec.policy)
@@ -163,9 +184,15 @@ def run_sweep(
             session.log_artifacts(Path(work) / "logs", "trial_logs")
         table = trials_table(trials, spec.primary_metric)
         session.log_text(table.to_csv(index=False), "trials.csv")
-        session.log_figure(trials_figure(trials, spec.primary_metric), "trials.png")
+        evaluations = board.evaluations()
+        session.log_text(evaluations_table(evaluations).to_csv(index=False), EVALUATIONS_FILE)
+        figure = trials_figure(trials, spec.primary_metric, evaluations)
+        session.log_figure(figure, "trials.png")
         best = best_trial(trials, spec.primary_metric)
         session.log_metrics(_summary_metrics(trials, wall_time))
+        session.set_tags(
+            {MLFLOW_RUN_NOTE: sweep_description(trials, best, spec.primary_metric, parent)}
+        )
         if best is None:
             raise SweepFailedError(
                 f"none of the {len(trials)} trials completed "
@@ -174,12 +201,19 @@ def run_sweep(
             )
         session.log_params({f"best/{k}": v for k, v in best.params.items()})
         session.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
-        session.set_tags({tags.BEST_TRIAL_RUN_ID: best.run_id})
+        session.set_tags({tags.BEST_TRIAL: best.name, tags.BEST_TRIAL_RUN_ID: best.run_id})
         version = None
         if options.register_as:
             version = _register_best(session, best, options.register_as)
         return SweepResult(
-            parent.run_id, trials, best, table, wall_time, options.register_as, version
+            parent.run_id,
+            trials,
+            best,
+            table,
+            wall_time,
+            options.register_as,
+            version,
+            evaluations,
         )
 
 
@@ -217,7 +251,7 @@ def _run_trials(
 ) -> list[TrialOutcome]:
     """Keep up to `max_concurrent` trial processes running until every sampled trial is done."""
     concurrent = options.spec.max_concurrent
-    queue = list(enumerate(sampled))
+    queue = list(enumerate(sampled, start=1))
     running: dict[int, tuple[subprocess.Popen[bytes], TrialOutcome, float]] = {}
     done: list[TrialOutcome] = []
     try:
@@ -241,7 +275,7 @@ def _run_trials(
     except BaseException:
         for process, outcome, _ in running.values():
             stop_process_group(process.pid, TRIAL_STOP_TIMEOUT_S, child=process)
-            session.client.set_terminated(outcome.run_id, "KILLED")
+            _end_interrupted(session, outcome.run_id)
         raise
     return sorted(done, key=lambda t: t.index)
 
@@ -255,7 +289,7 @@ def _start_trial(
     board: TrialBoard,
     work: Path,
 ) -> tuple[TrialOutcome, subprocess.Popen[bytes]]:
-    name = f"trial-{index}"
+    name = trial_run_name(index)
     parent_id, experiment_id = parent
     run = session.client.create_run(
         experiment_id,
@@ -279,8 +313,20 @@ def _start_trial(
     return outcome, process
 
 
+def _end_interrupted(session: TrackingSession, run_id: str) -> None:
+    """The sweep was interrupted: the trial's run ends KILLED, saying so (unlike a trial the
+    policy stopped, which ended its own run with the policy's reason)."""
+    if session.client.get_run(run_id).info.status == "RUNNING":
+        session.client.set_tag(run_id, tags.ERROR, "the sweep was interrupted; trial stopped")
+        session.client.set_terminated(run_id, "KILLED")
+
+
 def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric: str) -> None:
-    """Read what the trial logged; a trial that died without closing its run is marked FAILED."""
+    """Read what the trial logged; a trial that died without closing its run is marked FAILED.
+
+    Only a run the trial ended itself counts: FINISHED is a completed trial, KILLED with the
+    `terminated` status tag one the policy stopped; anything else, or a non-zero exit, failed.
+    """
     run = session.client.get_run(outcome.run_id)
     if run.info.status == "RUNNING":
         message = f"trial process exited with code {code} before ending its run"
@@ -298,13 +344,17 @@ def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric:
         for k, v in run.data.metrics.items()
         if k in ("final_val_mae", "MAE", "RMSE", "mean_predictor_MAE", "epochs_trained")
     }
-    if run.info.status != "FINISHED" or code != 0:
-        outcome.status = "failed"
-        outcome.error = run.data.tags.get(tags.ERROR) or f"exit code {code}"
+    trial_status = run.data.tags.get(tags.TRIAL_STATUS, "completed")
+    if code == 0 and run.info.status == "FINISHED" and trial_status == "completed":
+        outcome.status = "completed"
+    elif code == 0 and run.info.status == "KILLED" and trial_status == "terminated":
+        outcome.status = "terminated"
+        outcome.terminated_at = int(run.data.tags[tags.TERMINATED_AT_EPOCH])
     else:
-        outcome.status = run.data.tags.get(tags.TRIAL_STATUS, "completed")
-        at = run.data.tags.get(tags.TERMINATED_AT_EPOCH)
-        outcome.terminated_at = int(at) if at else None
+        outcome.status = "failed"
+        outcome.error = (
+            run.data.tags.get(tags.ERROR) or f"exit code {code}, run ended {run.info.status}"
+        )
 
 
 # --- comparing the trials ---------------------------------------------------------------------
@@ -336,7 +386,7 @@ def trials_table(
     for trial in trials:
         rows.append(
             {
-                "trial": trial.index,
+                "trial": trial.name,
                 "status": trial.status,
                 **trial.params,
                 "epochs_trained": trial.epochs_trained,
@@ -355,8 +405,14 @@ def trials_table(
     return table.sort_values(["_order", "_value"]).drop(columns=["_order", "_value"])
 
 
-def trials_figure(trials: Sequence[TrialOutcome], metric: search_space.PrimaryMetric) -> Figure:
-    """Every trial's primary metric by epoch: completed solid, terminated dashed to its stop."""
+def trials_figure(
+    trials: Sequence[TrialOutcome],
+    metric: search_space.PrimaryMetric,
+    evaluations: Sequence[Evaluation] = (),
+) -> Figure:
+    """Every trial's primary metric by epoch (completed solid, terminated dashed to its stop),
+    and the policy's cut-off at each evaluation epoch as the board recorded it, so each stop
+    can be read off: a trial whose best so far lay beyond the line that epoch was stopped."""
     figure = Figure(figsize=(9, 5))
     axes = figure.subplots()
     best = best_trial(trials, metric)
@@ -366,8 +422,8 @@ def trials_figure(trials: Sequence[TrialOutcome], metric: search_space.PrimaryMe
             continue
         epochs = np.arange(1, len(trial.curve) + 1)
         is_best = best is not None and trial.index == best.index
-        label = f"trial {trial.index} ({trial.status}"
-        label += f" at {trial.terminated_at})" if trial.terminated_at else ")"
+        label = f"{trial.name} ({trial.status}"
+        label += f" at epoch {trial.terminated_at})" if trial.terminated_at else ")"
         axes.plot(
             epochs,
             trial.curve,
@@ -377,6 +433,29 @@ def trials_figure(trials: Sequence[TrialOutcome], metric: search_space.PrimaryMe
             linewidth=2.5 if is_best else 1.2,
             label=label + (" best" if is_best else ""),
         )
+    cutoff = policy_cutoffs(evaluations, metric.goal)
+    if cutoff:
+        axes.plot(
+            list(cutoff),
+            list(cutoff.values()),
+            color="black",
+            linestyle="-.",
+            marker="_",
+            markersize=14,
+            label=CUTOFF_LABEL,
+        )
+    stops = [e for e in evaluations if e.stopped]
+    if stops:
+        axes.plot(
+            [e.epoch for e in stops],
+            [e.best for e in stops],
+            "x",
+            color="#b2182b",
+            markersize=9,
+            markeredgewidth=2,
+            label=f"stopped: best {metric.name} so far beyond the cut-off",
+        )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set(
         xlabel="epoch",
         ylabel=metric.name,
@@ -385,6 +464,66 @@ def trials_figure(trials: Sequence[TrialOutcome], metric: search_space.PrimaryMe
     axes.legend(fontsize="small", ncols=2)
     figure.tight_layout()
     return figure
+
+
+CUTOFF_LABEL = "policy cut-off at evaluation"
+EVALUATIONS_FILE = "sweep/policy_evaluations.csv"
+
+
+def evaluations_table(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
+    """Every decision of the policy as it made it: trial, epoch, its best, leader, cut-off."""
+    columns = ["trial", "epoch", "best", "leader", "cutoff", "stopped"]
+    rows = [
+        {
+            "trial": trial_run_name(e.trial),
+            "epoch": e.epoch,
+            "best": e.best,
+            "leader": e.leader,
+            "cutoff": e.cutoff,
+            "stopped": e.stopped,
+        }
+        for e in evaluations
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def policy_cutoffs(evaluations: Sequence[Evaluation], goal: str) -> dict[int, float]:
+    """The cut-off at each evaluation epoch: the strictest one the policy applied there (trials
+    evaluated earlier saw a looser one while the leader was still improving)."""
+    strictest = min if goal == "minimize" else max
+    by_epoch: dict[int, float] = {}
+    for evaluation in evaluations:
+        known = by_epoch.get(evaluation.epoch)
+        by_epoch[evaluation.epoch] = (
+            evaluation.cutoff if known is None else strictest(known, evaluation.cutoff)
+        )
+    return dict(sorted(by_epoch.items()))
+
+
+def sweep_description(
+    trials: Sequence[TrialOutcome],
+    best: TrialOutcome | None,
+    metric: search_space.PrimaryMetric,
+    parent: RunHandle,
+) -> str:
+    """The parent run's description (markdown): what happened, and a link to the best trial's
+    run page (relative, so it works wherever the UI is served)."""
+    summary = (
+        f"Housing MLP sweep: {len(trials)} trials, {_count(trials, 'completed')} completed, "
+        f"{_count(trials, 'terminated')} stopped by the early-termination policy, "
+        f"{_count(trials, 'failed')} failed; {metric.goal} {metric.name}."
+    )
+    if best is None:
+        return summary + "\n\nNo trial completed, so there is no best trial."
+    link = f"#/experiments/{parent.experiment_id}/runs/{best.run_id}"
+    return (
+        f"{summary}\n\n**Best trial: [{best.name}]({link})**, final {metric.name} "
+        f"{final_value(best):,.6g}, with {_describe_params(best.params)}."
+    )
+
+
+def _describe_params(params: Mapping[str, search_space.Value]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in params.items())
 
 
 def _count(trials: Sequence[TrialOutcome], status: str) -> int:

@@ -280,7 +280,8 @@ def train_mlp(
     options: MlpOptions, session: TrackingSession, trial: Any | None = None
 ) -> TaskResult:
     """The tutorial's two-hidden-layer Keras MLP. As a sweep trial (`trial`: a BanditCallback),
-    a trial the policy stops ends with its per-epoch metrics and a `terminated` tag, no model."""
+    a trial the policy stops ends KILLED with the reason as its description, its per-epoch
+    metrics and a `terminated` tag, and no model."""
     options.validate()
     asked = {
         "model_kind": "keras_mlp",
@@ -323,12 +324,19 @@ def _mlp_steps(options: MlpOptions, session: TrackingSession, trial: Any | None)
         "final_val_mae": history.get("val_mae", [float("nan")])[-1],
         "training_time_s": fitted.training_time_s,
     }
-    figures = {"training_curves.png": training_curves_figure(history, ("loss", "mae"))}
     trial_tags = _trial_tags(trial) if trial is not None else {}
-    terminated_at = getattr(trial, "terminated_at", None)
-    if terminated_at is not None:
+    terminated_at = trial.terminated_at if trial is not None else None
+    curves = training_curves_figure(history, ("loss", "mae"), stopped_at=terminated_at)
+    figures = {"training_curves.png": curves}
+    if trial is not None and terminated_at is not None:
         return Outcome(
-            params, summary, trial_tags, figures, history=history, terminated_at=terminated_at
+            params,
+            summary,
+            trial_tags,
+            figures,
+            history=history,
+            terminated_at=terminated_at,
+            stop_reason=str(trial.description),
         )
 
     def predict(frame: pd.DataFrame) -> np.ndarray:

@@ -4,7 +4,8 @@ A task's steps load data, fit and evaluate, logging only what happens as it happ
 per-epoch metrics); they return an `Outcome`. `run_task` opens the run with the task's tag,
 logs the options it was given first (so a failed run still says what it was asked), records the
 outcome in one order (params, metrics, tags, figures, the portable model, its registration) and
-returns one `TaskResult` type for every task.
+returns one `TaskResult` type for every task. A run its steps report stopped on purpose (a sweep's
+policy) ends KILLED with the reason as its description.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Outcome:
     history: Mapping[str, list[float]] = field(default_factory=dict)  # per-epoch metrics
     selected: Mapping[str, Any] = field(default_factory=dict)  # hyper-parameters it chose
     terminated_at: int | None = None  # the epoch a sweep's policy stopped it at
+    stop_reason: str | None = None  # why it was stopped: the run ends KILLED, this its description
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def record(
         session.log_metrics(outcome.metrics)
     if outcome.tags:
         session.set_tags(outcome.tags)
+    if outcome.stop_reason is not None:
+        session.stop_run(outcome.stop_reason)
     for artifact_file, figure in outcome.figures.items():
         session.log_figure(figure, artifact_file)
     model_uri = version = None

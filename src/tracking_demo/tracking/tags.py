@@ -27,6 +27,7 @@ TRIAL = PREFIX + "trial"
 TRIAL_STATUS = PREFIX + "trial_status"
 TERMINATED_AT_EPOCH = PREFIX + "terminated_at_epoch"
 TERMINATION_REASON = PREFIX + "termination_reason"
+BEST_TRIAL = PREFIX + "best_trial"  # its run name; the parent's description links it
 BEST_TRIAL_RUN_ID = PREFIX + "best_trial_run_id"
 
 # On registered model versions (not runs): the task that trained the version.
