@@ -226,8 +226,8 @@ def test_a_stopped_trial_describes_the_policy_and_the_values_it_compared(
         "**Stopped by the sweep's early-termination policy at epoch 2** (policy bandit, "
         "slack_factor 0.1, evaluation_interval 2, delay_evaluation 0): its best val_mae so far, "
         "115, is above the policy's cut-off 99, computed from the best val_mae any trial had "
-        "reached by epoch 2, 90.\n\nEnded KILLED, as Azure ML shows a trial its policy "
-        "cancels; the per-epoch metrics up to the stop are kept and no model was saved."
+        "reached by epoch 2, 90.\n\nThe run ends KILLED (Azure ML shows a trial its policy "
+        "stops as Canceled); its per-epoch metrics up to the stop are kept and it saved no model."
     )
     running = _trial(board, 2, [100.0, 92.0])
     assert running.description is None

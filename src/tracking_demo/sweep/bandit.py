@@ -65,7 +65,7 @@ class BanditCallback(keras.callbacks.Callback):
         self.description = (
             f"**Stopped by the sweep's early-termination policy at epoch {report}** "
             f"({policy}): {detail}\n\n"
-            "Ended KILLED, as Azure ML shows a trial its policy cancels; the per-epoch metrics "
-            "up to the stop are kept and no model was saved."
+            "The run ends KILLED (Azure ML shows a trial its policy stops as Canceled); its "
+            "per-epoch metrics up to the stop are kept and it saved no model."
         )
         self.model.stop_training = True
