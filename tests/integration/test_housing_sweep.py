@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tracking_demo import registry
 from tracking_demo.data import housing as housing_data
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.runner import SweepOptions, SweepResult, TrialOutcome, run_sweep
@@ -111,7 +112,7 @@ def test_terminated_trials_are_tagged_and_stopped_early(mlflow_server, sweep) ->
             stopped = int(run.data.tags[tags.TERMINATED_AT_EPOCH])
             assert epochs == list(range(1, stopped + 1))
             assert stopped < int(trial.params["epochs"])
-            assert "model" not in {a.path for a in client.list_artifacts(trial.run_id)}
+            assert registry.run_model_files(client, trial.run_id) == []
     assert sweep.terminated_share == pytest.approx(0.5)
 
 
