@@ -153,17 +153,16 @@ def check_job_run(tracking_uri: str, run_id: str, register_as: str | None) -> di
     """What a finished job must leave in MLflow; anything missing is a failed job."""
     from mlflow.tracking import MlflowClient
 
+    from tracking_demo.registry import run_model_files
+
     client = MlflowClient(tracking_uri=tracking_uri)
     run = client.get_run(run_id)
     if run.info.status != "FINISHED":
         raise JobFailedError(f"job run {run_id} ended {run.info.status}, expected FINISHED")
     if not run.data.metrics:
         raise JobFailedError(f"job run {run_id} finished without metrics")
-    model_files = {
-        Path(item.path).name for item in _artifacts(run.info.artifact_uri, "model", tracking_uri)
-    }
-    if "MLmodel" not in model_files:
-        raise JobFailedError(f"job run {run_id} has no model/MLmodel artifact")
+    if "MLmodel" not in run_model_files(client, run_id, "model"):
+        raise JobFailedError(f"job run {run_id} has no model (no MLmodel in its model)")
     result: dict[str, Any] = {
         "run_id": run_id,
         "status": run.info.status,
@@ -173,16 +172,6 @@ def check_job_run(tracking_uri: str, run_id: str, register_as: str | None) -> di
     if register_as:
         result["model"] = registered_model(tracking_uri, run_id, register_as)
     return result
-
-
-def _artifacts(artifact_uri: str, path: str, tracking_uri: str) -> list[Any]:
-    """The run's artifact store directly: `runs:/` listing also asks the logged-models API,
-    which Azure ML's server (and the local `--azure-surface` server) does not have."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    return list(
-        get_artifact_repository(artifact_uri, tracking_uri=tracking_uri).list_artifacts(path)
-    )
 
 
 def run_locally(

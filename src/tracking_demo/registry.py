@@ -9,16 +9,20 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
 
 import mlflow
+from mlflow.entities import LoggedModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 from mlflow.tracking import MlflowClient
 
 from tracking_demo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 _REF = re.compile(r"^(?P<name>[^:@/]+)(?::(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))$")
 
@@ -44,20 +48,26 @@ def register(
     tags: Mapping[str, str] | None = None,
     timeout_s: float = 60.0,
 ) -> ModelVersion:
-    """Register a `runs:/` model with this client's registry and wait until it is READY.
+    """Register a `runs:/RUN/NAME` model with this client's registry and wait until it is READY.
 
-    The client's own calls, not `mlflow.register_model`: the fluent one uses the process-wide
-    URIs and prints three lines of its own to stderr on every registration.
+    The source is the run's logged model NAME where the server keeps one (`models:/m-...`, as
+    MLflow's own `register_model` resolves it), else the run's artifacts under NAME. The client's
+    own calls, not `mlflow.register_model`: the fluent one uses the process-wide URIs and prints
+    three lines of its own to stderr on every registration.
     """
-    run_id, artifact_path = RunsArtifactRepository.parse_runs_uri(model_uri)
-    source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}"
+    run_id, source, model_id = model_source(client, model_uri)
     try:
         client.create_registered_model(name)
     except MlflowException as error:
         if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise
     version = client.create_model_version(
-        name, source, run_id=run_id, tags=dict(tags or {}), await_creation_for=0
+        name,
+        source,
+        run_id=run_id,
+        tags=dict(tags or {}),
+        await_creation_for=0,
+        model_id=model_id,
     )
     deadline = time.monotonic() + timeout_s
     while version.status != "READY" and time.monotonic() < deadline:
@@ -66,21 +76,104 @@ def register(
     return version
 
 
+def model_source(client: MlflowClient, model_uri: str) -> tuple[str, str, str | None]:
+    """`runs:/RUN/NAME` -> (run id, the source a version records, the logged model's id)."""
+    run_id, artifact_path = RunsArtifactRepository.parse_runs_uri(model_uri)
+    if not artifact_path:
+        raise ConfigError(f"'{model_uri}' names no model: expected runs:/RUN_ID/NAME")
+    logged = logged_model_of_run(client, run_id, artifact_path)
+    if logged is not None:
+        return run_id, f"models:/{logged.model_id}", logged.model_id
+    return run_id, f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{artifact_path}", None
+
+
 def register_once(
     client: MlflowClient, model_uri: str, name: str, tags: Mapping[str, str] | None = None
 ) -> ModelVersion:
-    """Register unless this exact model (same run, same path) already is: replays stay single."""
-    run_id = model_uri.removeprefix("runs:/").split("/", 1)[0]
+    """Register unless this exact model (same run, same source) already is: replays stay single."""
+    run_id, source, _ = model_source(client, model_uri)
     existing: Sequence[ModelVersion]
     try:
         existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     except MlflowException:
         existing = []
-    artifact_path = model_uri.removeprefix(f"runs:/{run_id}")
     for version in existing:
-        if (version.source or "").rstrip("/").endswith(artifact_path.rstrip("/")):
+        if (version.source or "").rstrip("/") == source.rstrip("/"):
             return version
     return register(client, model_uri, name, tags)
+
+
+# --- logged models, where the server has MLflow 3's API ----------------------------------------
+#
+# Azure ML's server (and the local `--azure-surface` one) answers 404 to every logged-models
+# route; there a model is the run's artifacts under its name (docs/architecture.md, rule 3).
+
+
+def no_logged_models_api(error: MlflowException) -> bool:
+    """The server has no logged-models route: 404 (MLflow maps a bare 404 to
+    ENDPOINT_NOT_FOUND too) or 501. Anything else is an answer about the call, not the route."""
+    return error.error_code == "ENDPOINT_NOT_FOUND" or error.get_http_status_code() in (404, 501)
+
+
+def has_logged_models(client: MlflowClient, experiment_id: str) -> bool:
+    """One cheap search decides; errors other than "no such route" propagate (a server that is
+    away must not make a run portable)."""
+    try:
+        client.search_logged_models(experiment_ids=[experiment_id], max_results=1)
+    except MlflowException as error:
+        if no_logged_models_api(error):
+            return False
+        raise
+    return True
+
+
+def logged_model_of_run(client: MlflowClient, run_id: str, name: str) -> LoggedModel | None:
+    """The logged model named `name` that run `run_id` created; None where there is none or the
+    server has no logged models. The newest wins, as MLflow's `register_model` picks it."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    found: list[LoggedModel] = []
+    token: str | None = None
+    try:
+        while True:
+            page = client.search_logged_models(
+                experiment_ids=[experiment_id],
+                filter_string=f"source_run_id = '{run_id}' AND name = '{name}'",
+                page_token=token,
+            )
+            found += [m for m in page if m.source_run_id == run_id and m.name == name]
+            token = page.token
+            if not token:
+                break
+    except MlflowException as error:
+        if no_logged_models_api(error):
+            return None
+        raise
+    return max(found, key=lambda m: m.creation_timestamp, default=None)
+
+
+def run_model_files(client: MlflowClient, run_id: str, name: str = "model") -> list[str]:
+    """The file names at the top of run `run_id`'s model `name`, wherever it was logged: its
+    artifacts under `name`, or its logged model. Never `MlflowClient.list_artifacts(run, name)`:
+    MLflow 3.15 answers that by also searching logged models, which fails where they are missing.
+    """
+    listed = run_artifact_repository(client, run_id).list_artifacts(name)
+    if listed:
+        return [PurePosixPath(item.path).name for item in listed]
+    logged = logged_model_of_run(client, run_id, name)
+    if logged is None:
+        return []
+    return [
+        PurePosixPath(item.path).name
+        for item in client.list_logged_model_artifacts(logged.model_id)
+    ]
+
+
+def run_artifact_repository(client: MlflowClient, run_id: str) -> ArtifactRepository:
+    """The run's own artifact store, without the logged-models lookups `runs:/` URIs add."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    artifact_uri = client.get_run(run_id).info.artifact_uri
+    return get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
 
 
 def list_versions(client: MlflowClient, name: str) -> list[ModelVersion]:

@@ -23,11 +23,13 @@ import mlflow.sklearn
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from mlflow.entities import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_moons
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss
 
+from tracking_demo import registry
 from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
 from tracking_demo.server.local import LocalServer
 from tracking_demo.server.processes import find_free_port, group_alive
@@ -49,8 +51,8 @@ FIXTURE_RUN = (
 class BreakableServer:
     """A real local MLflow server that a test may kill, freeze, restart or stop."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.local = LocalServer(data_dir, port=find_free_port())
+    def __init__(self, data_dir: Path, azure_surface: bool = False) -> None:
+        self.local = LocalServer(data_dir, port=find_free_port(), azure_surface=azure_surface)
         self.pid = self.local.start(timeout=120).pid
 
     @property
@@ -198,7 +200,7 @@ def test_server_down_for_the_whole_run_then_sync_completes_it(
         figure.subplots().plot([1, 2, 3])
         session.log_figure(figure, "plots/curve.png")
         model = SGDClassifier(loss="log_loss", random_state=0).fit(x, y)
-        model_uri = session.log_model_portably(
+        model_uri = session.log_model(
             lambda path: mlflow.sklearn.save_model(model, path, pip_requirements=["scikit-learn"])
         )
         assert session.register_model(model_uri, "durable-model") is None
@@ -261,6 +263,67 @@ def test_sigkill_of_training_process_then_sync(mlflow_server, tmp_path: Path) ->
     history = client.get_metric_history(run_id, "loss")
     assert sorted(p.step for p in history) == sorted(logged_steps)
     assert run.data.params == {"lr": "0.1", "epochs": "forever"}
+
+
+@pytest.mark.parametrize("azure_surface", [False, True], ids=["logged-model", "azure-surface"])
+def test_killed_trainers_model_is_delivered_and_registered_by_sync_once(
+    tmp_path: Path, azure_surface: bool
+) -> None:
+    """The model and its registration were only in the killed process's log: `sync` delivers
+    them (a logged model, or the run's artifacts on the Azure surface), and a second replay of
+    the whole log, as after a lost acknowledgement, makes no second model or version."""
+    server = BreakableServer(tmp_path / "server", azure_surface=azure_surface)
+    env = {**os.environ, "TRACKING_DEMO_RUNS_DIR": str(tmp_path / "runs")}
+    process = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "model_until_killed.py"), server.uri, "killed", "killed-rf"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        _, run_id, run_path = process.stdout.readline().split()
+        server.kill()
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "MODEL"
+        process.kill()
+        process.wait(timeout=10)
+        server.restart()
+
+        report = sync_run(Path(run_path), keep=True)
+        assert (report.status, report.registered, report.rejections) == (
+            "KILLED",
+            {"killed-rf": "1"},
+            [],
+        )
+        RunDir(Path(run_path)).write_acked(0)
+        assert sync_run(Path(run_path)).registered == {"killed-rf": "1"}
+
+        client = MlflowClient(server.uri)
+        run = client.get_run(run_id)
+        [version] = client.search_model_versions("name = 'killed-rf'")
+        assert version.run_id == run_id
+        if azure_surface:
+            assert version.source.endswith(f"{run_id}/artifacts/model")
+            assert "MLmodel" in registry.run_model_files(client, run_id)
+        else:
+            [model] = client.search_logged_models(experiment_ids=[run.info.experiment_id])
+            assert version.source == f"models:/{model.model_id}"
+            assert (model.name, model.model_type) == ("model", "killed")
+            assert model.status == LoggedModelStatus.READY
+            assert [m.key for m in model.metrics] == ["test_accuracy"]
+            assert [o.model_id for o in run.outputs.model_outputs] == [model.model_id]
+            assert len(client.get_metric_history(run_id, "test_accuracy")) == 1
+        mlflow.set_tracking_uri(server.uri)
+        mlflow.set_registry_uri(server.uri)
+        loaded = mlflow.pyfunc.load_model(f"models:/killed-rf/{version.version}")
+        assert loaded.predict(np.array([[0.0, 1.0]])).shape == (1,)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        server.close()
 
 
 def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tracking_demo import registry
 from tracking_demo.data import housing as housing_data
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.runner import (
@@ -152,7 +153,8 @@ def test_terminated_trials_end_killed_with_reason_and_metrics(mlflow_server, swe
             assert "is above the policy's cut-off" in description
             assert run.data.metrics["epochs_trained"] == stopped
             artifacts = {a.path for a in client.list_artifacts(trial.run_id)}
-            assert "training_curves.png" in artifacts and "model" not in artifacts
+            assert "training_curves.png" in artifacts
+            assert registry.run_model_files(client, trial.run_id) == []
     assert sweep.terminated_share == pytest.approx(0.5)
 
 

@@ -62,10 +62,12 @@ def test_run_accuracy_and_cv_score(mlflow_server, default_run: TaskResult) -> No
 def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: TaskResult) -> None:
     client = _client(mlflow_server)
     names = {a.path for a in client.list_artifacts(default_run.run_id)}
-    assert {"decision_boundary.png", "model"} <= names
-    model_files = {Path(a.path).name for a in client.list_artifacts(default_run.run_id, "model")}
+    assert "decision_boundary.png" in names
+    assert "model" not in names, "the plain server keeps the model as a logged model (rule 3)"
+    model_files = set(registry.run_model_files(client, default_run.run_id))
     assert {"MLmodel", "input_example.json"} <= model_files
     run = client.get_run(default_run.run_id)
+    assert len(run.outputs.model_outputs) == 1
     contexts = {
         (i.dataset.name, next(t.value for t in i.tags if t.key == "mlflow.data.context"))
         for i in run.inputs.dataset_inputs

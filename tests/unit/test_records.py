@@ -14,6 +14,7 @@ from tracking_demo.tracking.records import (
     DatasetRecord,
     EndRecord,
     MetricRecord,
+    ModelRecord,
     ParamRecord,
     Record,
     RecordError,
@@ -36,6 +37,15 @@ EXAMPLES: list[Record] = [
     ArtifactRecord("artifacts/2/files", "plots/epoch 1"),
     DatasetRecord("moons", "5f3c2a1b", "local", '{"uri": "file:///d/train.csv"}'),
     DatasetRecord("moons", "5f3c", "local", "{}", '{"a": 1}', "{}", {"mlflow.data.context": "x"}),
+    ModelRecord("artifacts/3/model", "model"),
+    ModelRecord(
+        "artifacts/4/model",
+        "model",
+        "moons",
+        {"selected/max_depth": "5"},
+        {"mlflow.user": "é"},
+        ("test_accuracy", "cv_best_score"),
+    ),
     RegistrationRecord("moons-model", "model"),
     RegistrationRecord("moons-model", "nested/model", {"stage": "candidate", "": ""}),
     EndRecord("FINISHED", 1_700_000_000_123),
@@ -81,6 +91,7 @@ def _random_record(rng: random.Random) -> Record:
         TagRecord(text(), text()),
         ArtifactRecord(text(), optional),
         DatasetRecord(text(), text(), text(), text(), optional, optional, tags),
+        ModelRecord(text(), text(), optional, tags, tags, tuple(tags)),
         RegistrationRecord(text(), text(), tags),
         EndRecord(text(), rng.randrange(2**53)),
     ]
@@ -116,6 +127,12 @@ def test_missing_optional_fields_read_as_their_defaults() -> None:
     assert decode_record({"t": "a", "local": "artifacts/1/x"}) == ArtifactRecord("artifacts/1/x")
     dataset = {"name": "n", "digest": "d", "source_type": "local", "source": "{}"}
     assert decode_record({"t": "i", "dataset": dataset}) == DatasetRecord("n", "d", "local", "{}")
+
+
+def test_malformed_linked_metrics_are_named() -> None:
+    model = {"t": "o", "local": "a/1/model", "name": "model", "params": {}, "tags": {}}
+    with pytest.raises(RecordError, match="field 'metrics' is 'accuracy', not a list of strings"):
+        decode_record({**model, "metrics": "accuracy"})
 
 
 def test_not_an_object_is_refused() -> None:

@@ -3,14 +3,14 @@
 A task's steps load data, fit and evaluate, logging only what happens as it happens (inputs,
 per-epoch metrics); they return an `Outcome`. `run_task` opens the run with the task's tag,
 logs the options it was given first (so a failed run still says what it was asked), records the
-outcome in one order (params, metrics, tags, figures, the portable model, its registration) and
+outcome in one order (params, metrics, tags, figures, the model, its registration) and
 returns one `TaskResult` type for every task. A run its steps report stopped on purpose (a sweep's
 policy) ends KILLED with the reason as its description.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +26,18 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ModelToLog:
     """How to write the trained model as an MLflow model folder, and what a registered version
-    of it says about itself (the task's name is added)."""
+    of it says about itself (the task's name is added).
+
+    Where the server has logged models, the model is one named `name`, with `params` (default:
+    the outcome's) and the run's params, and `linked_metrics` (default: the outcome's metrics)
+    linked to it; elsewhere its files are the run's artifacts under `name` (rule 3).
+    """
 
     save: Callable[[Path], None]
     registration_tags: Mapping[str, str] = field(default_factory=dict)
+    name: str = "model"
+    params: Mapping[str, Any] | None = None
+    linked_metrics: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,15 @@ def record(
         session.log_figure(figure, artifact_file)
     model_uri = version = None
     if outcome.model is not None:
-        model_uri = session.log_model_portably(outcome.model.save)
+        model = outcome.model
+        linked = outcome.metrics if model.linked_metrics is None else model.linked_metrics
+        model_uri = session.log_model(
+            model.save,
+            model.name,
+            params=outcome.params if model.params is None else model.params,
+            model_type=task.name,
+            linked_metrics=linked,
+        )
         if register_as:
             version_tags = {tags.VERSION_TASK: task.name, **outcome.model.registration_tags}
             version = session.register_model(model_uri, register_as, tags=version_tags)

@@ -19,6 +19,7 @@ from typing import assert_never
 import requests
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import (
     MAX_ENTITIES_PER_BATCH,
@@ -26,11 +27,13 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 
+from tracking_demo.tracking.logged_model import deliver_logged_model
 from tracking_demo.tracking.records import (
     ArtifactRecord,
     DatasetRecord,
     EndRecord,
     MetricRecord,
+    ModelRecord,
     ParamRecord,
     Record,
     RegistrationRecord,
@@ -93,7 +96,7 @@ def _name(record: Record) -> str:
     match record:
         case MetricRecord() | ParamRecord() | TagRecord():
             return record.key
-        case DatasetRecord() | RegistrationRecord():
+        case DatasetRecord() | ModelRecord() | RegistrationRecord():
             return record.name
         case _:
             return ""
@@ -179,6 +182,8 @@ class Delivery:
     run_id: str
     run_path: Path
     registered: dict[int, str] = field(default_factory=dict)
+    logged_models: dict[int, str] = field(default_factory=dict)  # record -> logged model id
+    _modes: ModelModes = field(default_factory=lambda: ModelModes())
 
     def deliver(self, operation: Operation, uncertain: bool = False) -> list[Rejection]:
         """Deliver, isolating records the server refuses; raises TransientDeliveryError.
@@ -217,6 +222,8 @@ class Delivery:
                 self._log_artifact(first)
             case DatasetRecord():
                 self._log_input(first)
+            case ModelRecord():
+                self._log_model(seq, first)
             case RegistrationRecord():
                 self._register(seq, first)
             case EndRecord():
@@ -271,6 +278,15 @@ class Delivery:
         tags = [InputTag(key, value) for key, value in record.tags.items()]
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
 
+    def _log_model(self, seq: int, record: ModelRecord) -> None:
+        local = self.run_path / record.local
+        if not (local / MLMODEL_FILE_NAME).is_file():
+            raise FileNotFoundError(f"kept model {local} is missing its {MLMODEL_FILE_NAME}")
+        if self._modes.has_logged_models(self.client, self.run_id):
+            self.logged_models[seq] = deliver_logged_model(self.client, self.run_id, local, record)
+        else:
+            self.client.log_artifacts(self.run_id, str(local), record.name)
+
     def _register(self, seq: int, record: RegistrationRecord) -> None:
         from tracking_demo.registry import register_once
 
@@ -284,6 +300,38 @@ class Delivery:
 
     def _terminate(self, record: EndRecord) -> None:
         self.client.set_terminated(self.run_id, record.status, record.end_ms)
+
+
+@dataclass
+class ModelModes:
+    """Whether the run's server has MLflow 3's logged-models API, found by the first model
+    delivered and kept for the rest of the run (docs/architecture.md, rule 3).
+
+    Decided when the server answers: a 404 (Azure ML) means portable; an error that may pass
+    (server away, 5xx) propagates and is retried, so it never makes a run portable by accident;
+    any other refusal also means portable, said once as a warning, since the model must arrive.
+    """
+
+    found: bool | None = None
+
+    def has_logged_models(self, client: MlflowClient, run_id: str) -> bool:
+        from tracking_demo.registry import has_logged_models
+
+        if self.found is None:
+            experiment_id = client.get_run(run_id).info.experiment_id
+            try:
+                self.found = has_logged_models(client, experiment_id)
+            except MlflowException as error:
+                if is_transient(error):
+                    raise
+                logger.warning(
+                    "the tracking server refused the logged-models check (%s); models of run "
+                    "%s are uploaded as its artifacts instead",
+                    error.message,
+                    run_id,
+                )
+                self.found = False
+        return self.found
 
 
 @dataclass

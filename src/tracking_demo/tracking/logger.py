@@ -155,6 +155,11 @@ class RunLogger:
         for key, value in params.items():
             self.log_param(key, value)
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The params this process logged into the run so far."""
+        return dict(self._params)
+
     def set_tag(self, key: str, value: Any) -> None:
         text = str(value)
         _validate_tag_name(key)

@@ -70,6 +70,20 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """An MLflow model folder kept until delivered: a logged model where the server has MLflow
+    3's logged-models API, the run's artifacts under `name` where it does not (rule 3)."""
+
+    kind: ClassVar[str] = "model"
+    local: str  # relative to the run's log folder, like an artifact's
+    name: str
+    model_type: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    linked_metrics: tuple[str, ...] = ()  # the run's step-0 metrics that judge this model
+
+
+@dataclass(frozen=True, slots=True)
 class RegistrationRecord:
     """Register the run's model at `model_path` once its files are on the server."""
 
@@ -94,6 +108,7 @@ Record: TypeAlias = (
     | TagRecord
     | ArtifactRecord
     | DatasetRecord
+    | ModelRecord
     | RegistrationRecord
     | EndRecord
 )
@@ -126,6 +141,16 @@ def encode_record(record: Record) -> dict[str, Any]:
                 "profile": record.profile,
             }
             return {"t": "i", "dataset": dataset, "tags": dict(record.tags)}
+        case ModelRecord():
+            return {
+                "t": "o",
+                "local": record.local,
+                "name": record.name,
+                "type": record.model_type,
+                "params": dict(record.params),
+                "tags": dict(record.tags),
+                "metrics": list(record.linked_metrics),
+            }
         case RegistrationRecord():
             return {
                 "t": "r",
@@ -161,6 +186,15 @@ def decode_record(data: object) -> Record:
             )
         case "i":
             return _dataset(data)
+        case "o":
+            return ModelRecord(
+                _text(data, "local", "model"),
+                _text(data, "name", "model"),
+                _optional_text(data, "type", "model"),
+                _text_map(data, "params", "model"),
+                _text_map(data, "tags", "model"),
+                _text_list(data, "metrics", "model"),
+            )
         case "r":
             return RegistrationRecord(
                 _text(data, "name", "registration"),
@@ -229,6 +263,13 @@ def _number(data: Mapping[str, object], name: str, kind: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     raise _wrong(name, kind, "a number", value)
+
+
+def _text_list(data: Mapping[str, object], name: str, kind: str) -> tuple[str, ...]:
+    value = _required(data, name, kind)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise _wrong(name, kind, "a list of strings", value)
 
 
 def _text_map(data: Mapping[str, object], name: str, kind: str) -> dict[str, str]:

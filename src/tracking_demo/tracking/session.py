@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,7 +28,7 @@ from tracking_demo.errors import ConfigError, TrackingIncompleteError
 from tracking_demo.tracking import tags as run_tags
 from tracking_demo.tracking.delivery import dataset_record
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
-from tracking_demo.tracking.records import RegistrationRecord
+from tracking_demo.tracking.records import ModelRecord, RegistrationRecord
 from tracking_demo.tracking.settings import (
     TrackingSettings,
     check_reachable,
@@ -60,6 +60,14 @@ def git_commit(cwd: Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def model_context_tags() -> dict[str, str]:
+    """The tags MLflow's run-context providers give a logged model (user, source, git), as
+    `mlflow.<flavor>.log_model` resolves them in the process that trains it."""
+    from mlflow.tracking.context.registry import resolve_tags
+
+    return {key: str(value) for key, value in resolve_tags().items()}
 
 
 def local_file_source(path: Path) -> Any:
@@ -248,17 +256,40 @@ class TrackingSession:
     def _kept_path(self, artifact_file: str) -> Path:
         return self.run_logger.new_artifact_slot() / PurePosixPath(artifact_file).name
 
-    def log_model_portably(self, save: Callable[[Path], None], artifact_path: str = "model") -> str:
-        """Save the MLflow model locally, upload its files, return its `runs:/` URI.
+    def log_model(
+        self,
+        save: Callable[[Path], None],
+        name: str = "model",
+        *,
+        params: Mapping[str, Any] | None = None,
+        model_type: str | None = None,
+        linked_metrics: Iterable[str] = (),
+    ) -> str:
+        """Save the MLflow model locally now; deliver it in the background; return `runs:/`.
 
-        Works on servers without MLflow 3's logged-models API (Azure ML), unlike `log_model`
-        (docs/architecture.md, rule 3).
+        Where the server has MLflow 3's logged-models API the model becomes a logged model
+        called `name` (its params: `params` and the run's, as `log_model` records them; the
+        `linked_metrics` logged at step 0 linked to it); where it does not (Azure ML), its files
+        are the run's artifacts under `name`. `runs:/<run_id>/<name>` loads and registers
+        either way (docs/architecture.md, rule 3). The model is in the run's write-ahead log
+        before this returns, so `sync` delivers it if the process dies (rule 4).
         """
         run_logger = self.run_logger
-        local = run_logger.new_artifact_slot() / PurePosixPath(artifact_path).name
+        local = run_logger.new_artifact_slot() / PurePosixPath(name).name
         save(local)
-        run_logger.log_artifact_kept(local, artifact_path)
-        return f"runs:/{run_logger.run_id}/{artifact_path}"
+        record = ModelRecord(
+            local=str(local.resolve().relative_to(run_logger.run_dir.path.resolve())),
+            name=name,
+            model_type=model_type,
+            params={
+                **{key: str(value) for key, value in (params or {}).items()},
+                **run_logger.params,
+            },
+            tags=model_context_tags(),
+            linked_metrics=tuple(linked_metrics),
+        )
+        run_logger.log_record(record)
+        return f"runs:/{run_logger.run_id}/{name}"
 
     def register_model(
         self, model_uri: str, name: str, tags: Mapping[str, str] | None = None
