@@ -119,16 +119,27 @@ def _curve_axes(figure: Figure) -> list[Axes]:
     return [axes for axes in figure.axes if axes.get_xlabel() == "epoch"]
 
 
-@pytest.mark.parametrize(
-    "name", ["housing training_curves", "mnist training_curves", "sweep trials"]
-)
-def test_epoch_axes_tick_whole_epochs_only(tmp_path: Path, name: str) -> None:
-    figure = _drawn(_every_figure(tmp_path)[name])
+def _assert_whole_epoch_ticks(name: str, figure: Figure) -> None:
+    _drawn(figure)
     assert _curve_axes(figure), f"{name}: no axis labelled 'epoch'"
     for axes in _curve_axes(figure):
         low, high = axes.get_xlim()
         ticks = [t for t in axes.get_xticks() if low <= t <= high]
         assert ticks and all(float(t).is_integer() for t in ticks), f"{name}: ticks {ticks}"
+
+
+@pytest.mark.parametrize(
+    "name", ["housing training_curves", "mnist training_curves", "sweep trials"]
+)
+def test_epoch_axes_tick_whole_epochs_only(tmp_path: Path, name: str) -> None:
+    _assert_whole_epoch_ticks(name, _every_figure(tmp_path)[name])
+
+
+def test_a_trial_stopped_after_one_epoch_still_ticks_whole_epochs() -> None:
+    one_epoch = {name: values[:1] for name, values in HISTORY.items()}
+    _assert_whole_epoch_ticks("one epoch", housing.mlp_curves_figure(one_epoch, stopped_at=1))
+    trials = [TrialOutcome(0, "a", {}, "terminated", terminated_at=1, curve=[90_000.0])]
+    _assert_whole_epoch_ticks("one trial", trials_figure(trials, PrimaryMetric()))
 
 
 def test_axes_name_their_units(tmp_path: Path) -> None:

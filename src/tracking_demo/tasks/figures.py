@@ -45,8 +45,9 @@ def built_with_literal_text(build: Callable[P, Figure]) -> Callable[P, Figure]:
 
 
 def integer_epochs(axes: Axes) -> None:
-    """Epochs are whole numbers: no tick at epoch 1.5."""
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    """Epochs are whole numbers: no tick at epoch 1.5, and a run stopped after its first epoch
+    gets the one tick 1 (matplotlib falls back to fractions below two integers by default)."""
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 @dataclass(frozen=True)
