@@ -37,6 +37,7 @@ from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import Evaluation, TrialBoard
 from tracking_demo.sweep.options import SweepOptions
 from tracking_demo.tasks import catalog
+from tracking_demo.tasks.figures import built_with_literal_text, integer_epochs
 from tracking_demo.tasks.housing import registration_tags
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import RunHandle, TrackingSession
@@ -405,6 +406,7 @@ def trials_table(
     return table.sort_values(["_order", "_value"]).drop(columns=["_order", "_value"])
 
 
+@built_with_literal_text
 def trials_figure(
     trials: Sequence[TrialOutcome],
     metric: search_space.PrimaryMetric,
@@ -461,6 +463,7 @@ def trials_figure(
         ylabel=metric.name,
         title=f"Sweep trials: {metric.name} by epoch ({metric.goal})",
     )
+    integer_epochs(axes)
     axes.legend(fontsize="small", ncols=2)
     figure.tight_layout()
     return figure

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
@@ -26,7 +27,7 @@ from sklearn.pipeline import Pipeline
 
 from tracking_demo.data import housing as housing_data
 from tracking_demo.tasks import catalog, model_requirements
-from tracking_demo.tasks.figures import training_curves_figure
+from tracking_demo.tasks.figures import Curve, built_with_literal_text, training_curves_figure
 from tracking_demo.tasks.options import BaselineOptions, MlpOptions, SplitOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
@@ -68,6 +69,28 @@ def test_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray) ->
     }
 
 
+# The training curves: Keras' loss is the MSE of prices in dollars (about 1e10), shown in
+# thousands of dollars squared; MAE in thousands of dollars.
+MLP_CURVES = (
+    Curve("loss", "loss: MSE ((k$)²)", scale=1e6),
+    Curve("mae", "MAE (k$)", scale=1e3),
+)
+
+
+def mlp_curves_figure(
+    history: Mapping[str, Sequence[float]], stopped_at: int | None = None
+) -> Figure:
+    """The MLP's loss and MAE by epoch, in thousands of dollars; where the sweep's policy
+    stopped the trial, marked."""
+    return training_curves_figure(history, MLP_CURVES, stopped_at=stopped_at)
+
+
+def evaluation_title(label: str, metrics: Mapping[str, float]) -> str:
+    """The figure's title: the model and its test errors in whole dollars."""
+    return f"{label}: test MAE ${metrics['MAE']:,.0f}, RMSE ${metrics['RMSE']:,.0f}"
+
+
+@built_with_literal_text
 def predicted_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: str) -> Figure:
     """Each test block's prediction against its value; the diagonal is a perfect model."""
     figure = Figure(figsize=(6, 6))
@@ -78,11 +101,13 @@ def predicted_vs_actual_figure(y_true: np.ndarray, y_pred: np.ndarray, title: st
     axes.plot([low, high], [low, high], color="#b2182b", linewidth=1, label="perfect prediction")
     axes.set(
         xlabel="actual median_house_value ($)",
-        ylabel="predicted ($)",
+        ylabel="predicted median_house_value ($)",
         title=title,
         xlim=(low, high),
         ylim=(low, high),
     )
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.legend(loc="upper left")
     figure.tight_layout()
     return figure
@@ -141,7 +166,7 @@ def _evaluation(
     """The test metrics in dollars and the predicted-against-actual figure."""
     predicted = np.asarray(predict(split.x_test), dtype=np.float64).reshape(-1)
     metrics = test_metrics(split.y_test, predicted, split.y_train)
-    title = f"{label}: test MAE ${metrics['MAE']:,.0f}, RMSE ${metrics['RMSE']:,.0f}"
+    title = evaluation_title(label, metrics)
     return metrics, predicted_vs_actual_figure(split.y_test, predicted, title)
 
 
@@ -326,8 +351,7 @@ def _mlp_steps(options: MlpOptions, session: TrackingSession, trial: Any | None)
     }
     trial_tags = _trial_tags(trial) if trial is not None else {}
     terminated_at = trial.terminated_at if trial is not None else None
-    curves = training_curves_figure(history, ("loss", "mae"), stopped_at=terminated_at)
-    figures = {"training_curves.png": curves}
+    figures = {"training_curves.png": mlp_curves_figure(history, stopped_at=terminated_at)}
     if trial is not None and terminated_at is not None:
         return Outcome(
             params,

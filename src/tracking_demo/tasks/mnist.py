@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
-from tracking_demo.tasks.figures import confusion_matrix_figure, training_curves_figure
+from tracking_demo.tasks.figures import Curve, confusion_matrix_figure, training_curves_figure
 from tracking_demo.tasks.options import NETWORK_DEFAULTS, LogregOptions, NetworkOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INPUT_EXAMPLE_ROWS = 2
+# The networks' training curves: Keras' loss (sparse categorical cross-entropy, in nats) and
+# accuracy (the share of images classified right).
+CNN_CURVES = (
+    Curve("loss", "loss: cross-entropy (nats)"),
+    Curve("accuracy", "accuracy (share correct)"),
+)
 
 
 @dataclass(frozen=True)
@@ -319,9 +325,7 @@ def _network_steps(options: NetworkOptions, session: TrackingSession) -> Outcome
             "training_time_s": fitted.training_time_s,
         },
         figures={
-            "training_curves.png": training_curves_figure(
-                history, ("loss", "accuracy"), best_epoch
-            ),
+            "training_curves.png": training_curves_figure(history, CNN_CURVES, best_epoch),
             "confusion_matrix.png": confusion_matrix_figure(
                 arrays.y_test, predicted, f"{arch}, test accuracy {test_accuracy:.4f}"
             ),

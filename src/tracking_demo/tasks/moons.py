@@ -24,6 +24,7 @@ from sklearn.model_selection import GridSearchCV
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
+from tracking_demo.tasks.figures import built_with_literal_text
 from tracking_demo.tasks.options import DEFAULT_GRID, GridValue, MoonsOptions
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking.session import TrackingSession, local_file_source
@@ -75,6 +76,7 @@ def fit_grid_search(
     return search
 
 
+@built_with_literal_text
 def decision_boundary_figure(
     model: Any, train: pd.DataFrame, test: pd.DataFrame, resolution: int = 200
 ) -> Figure:
