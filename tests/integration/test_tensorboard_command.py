@@ -27,7 +27,7 @@ from tracking_demo.server.processes import stop_process_group
 from tracking_demo.tasks.mnist import NetworkOptions, train_network
 from tracking_demo.tasks.recording import TaskResult
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SERVERS = ["mlflow_server", "azure_surface_server"]
 TRAIN_EVENTS = "events.out.tfevents.1700000000.host.1.0.v2"
@@ -200,7 +200,6 @@ def _printed_url(command: subprocess.Popen[str]) -> str:
     pytest.fail("no TensorBoard URL printed:\n" + "".join(seen))
 
 
-@pytest.mark.slow
 @pytest.mark.mlxtend
 def test_tensorboard_serves_the_runs_events_and_stops_with_its_group(
     serving_command: tuple[subprocess.Popen[str], str, Path],
