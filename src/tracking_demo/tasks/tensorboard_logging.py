@@ -50,7 +50,7 @@ class ChangedFileUploader:
         return changed
 
 
-class UploadingTensorBoard(keras.callbacks.TensorBoard):  # type: ignore[misc]
+class UploadingTensorBoard(keras.callbacks.TensorBoard):
     """Keras's TensorBoard callback whose event files reach the run at every epoch's end."""
 
     def __init__(self, log_dir: Path, upload: UploadFile, **options: Any) -> None:
