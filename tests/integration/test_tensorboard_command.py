@@ -121,6 +121,7 @@ def test_refresh_fetches_what_a_running_run_uploads_then_stops(
             stop_process_group(command.pid, 5, command)
     assert command.returncode == 0, err
     assert "is FINISHED" in out
+    assert "Downloading artifacts" not in err  # no progress bar per file and round
     assert (logdir / "validation" / VALIDATION_EVENTS).read_bytes() == b"val"
     # Appended in place: a TensorBoard holding the file open reads the new records.
     assert local_train.stat().st_ino == inode

@@ -87,6 +87,16 @@ def test_following_stops_when_the_run_ends_after_one_last_fetch(
     assert updates == [[EVENTS]]
 
 
+def test_a_run_that_ended_before_following_began_gets_its_last_files(
+    mirror: ArtifactMirror, store: Path
+) -> None:
+    mirror.refresh()
+    _store(store, EVENTS, b"uploaded at the end")
+    updates: list[list[str]] = []
+    assert follow_while_active(mirror, lambda: "FINISHED", 60, updates.append) == "FINISHED"
+    assert updates == [[EVENTS]]
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [

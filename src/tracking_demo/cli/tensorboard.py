@@ -74,6 +74,8 @@ def tensorboard(
         resolve_settings,
     )
 
+    # One progress bar per fetched file every few seconds says nothing; a user's setting wins.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     reference = parse_run_reference(run)
     page_server = reference.server if tracking.workspace_config is None else None
     settings = resolve_settings(

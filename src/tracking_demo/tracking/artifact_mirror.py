@@ -121,24 +121,27 @@ def follow_while_active(
     on_update: Callable[[list[str]], None],
     keep_going: Callable[[], bool] = lambda: True,
 ) -> str:
-    """Refresh every `interval_s` while the run is RUNNING; returns its final status.
+    """Refresh now, then every `interval_s` while the run is RUNNING; returns its last status.
 
-    The status is read before each refresh, so the refresh after the run has ended still
-    fetches what it uploaded last. A failed round (the server restarting, a network blip) is
-    reported and retried at the next one.
+    The status is read before each refresh, so the refresh that sees the run ended still
+    fetches what it uploaded last, even when the run ended before following began. A failed
+    round (the server restarting, a network blip) is reported and tried again.
     """
     import requests
     from mlflow.exceptions import MlflowException
 
-    status = run_status()
-    while status in ACTIVE_STATUSES and keep_going():
-        time.sleep(interval_s)
+    status = "UNKNOWN"
+    while True:
         try:
             status = run_status()
             updated = mirror.refresh()
         except (MlflowException, requests.RequestException, OSError) as error:
             logger.warning("could not refresh %s (%s); retrying", mirror.destination, error)
-            continue
-        if updated:
-            on_update(updated)
-    return status
+        else:
+            if updated:
+                on_update(updated)
+            if status not in ACTIVE_STATUSES:
+                return status
+        if not keep_going():
+            return status
+        time.sleep(interval_s)
