@@ -15,6 +15,7 @@ from tracking_demo.cli.server import server
 from tracking_demo.cli.serving import predict, serve
 from tracking_demo.cli.sweep import sweep
 from tracking_demo.cli.sync import sync
+from tracking_demo.cli.tensorboard import tensorboard
 from tracking_demo.cli.train import train
 
 
@@ -42,5 +43,17 @@ def main() -> None:
     cli(prog_name="tracking-demo")
 
 
-for command in (server, data, train, models, sync, quickstart, serve, predict, sweep, compare):
+for command in (
+    server,
+    data,
+    train,
+    models,
+    sync,
+    quickstart,
+    serve,
+    predict,
+    sweep,
+    compare,
+    tensorboard,
+):
     cli.add_command(command)

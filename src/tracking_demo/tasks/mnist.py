@@ -34,6 +34,7 @@ from tracking_demo.tracking.session import TrackingSession, local_file_source
 
 if TYPE_CHECKING:
     from tracking_demo.tasks.epoch_logging import LogMetrics
+    from tracking_demo.tasks.tensorboard_logging import UploadFile
 
 logger = logging.getLogger(__name__)
 
@@ -197,14 +198,17 @@ def split_validation(
     return x_fit, y_fit, x_val, y_val
 
 
-def _tensorboard_callback(log_dir: Path) -> Any | None:
-    """Keras writes TensorBoard events through TensorFlow's summary API; without it, skip."""
+def _tensorboard_callback(log_dir: Path, upload: UploadFile) -> Any | None:
+    """Keras writes TensorBoard events through TensorFlow's summary API; without it, skip.
+
+    The event files go to the run at every epoch's end (`tasks/tensorboard_logging.py`), so
+    `tracking-demo tensorboard RUN` shows the run while it trains."""
     if not all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard")):
         logger.warning("TensorBoard logs need tensorflow and tensorboard installed; skipping them")
         return None
-    import keras
+    from tracking_demo.tasks.tensorboard_logging import UploadingTensorBoard
 
-    return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=True, update_freq="epoch")
+    return UploadingTensorBoard(log_dir, upload, write_graph=True, update_freq="epoch")
 
 
 @dataclass(frozen=True)
@@ -225,8 +229,10 @@ def fit_network(
     validation: tuple[np.ndarray, np.ndarray],
     log_metrics: LogMetrics,
     tensorboard_dir: Path,
+    upload_event_file: UploadFile,
 ) -> FittedNetwork:
-    """Seeded build and fit; each epoch's metrics go to `log_metrics` as the epoch ends."""
+    """Seeded build and fit; each epoch's metrics go to `log_metrics` and its TensorBoard event
+    files to `upload_event_file` as the epoch ends."""
     import keras
 
     from tracking_demo.tasks.epoch_logging import EpochMetricsLogger
@@ -239,7 +245,9 @@ def fit_network(
         monitor="val_accuracy", mode="max", patience=options.patience, restore_best_weights=True
     )
     callbacks: list[Any] = [epoch_logger, early_stopping]
-    tensorboard = _tensorboard_callback(tensorboard_dir) if options.tensorboard else None
+    tensorboard = (
+        _tensorboard_callback(tensorboard_dir, upload_event_file) if options.tensorboard else None
+    )
     if tensorboard is not None:
         callbacks.append(tensorboard)
     started = time.perf_counter()
@@ -297,11 +305,15 @@ def _network_steps(options: NetworkOptions, session: TrackingSession) -> Outcome
     )
     _log_inputs(session, arrays)
     with tempfile.TemporaryDirectory(prefix="tensorboard-") as tb_root:
+        # The event files reach the run as each epoch ends, the last changes when `fit` ends.
         fitted = fit_network(
-            options, (x_fit, y_fit), (x_val, y_val), session.log_metrics, Path(tb_root) / "logs"
+            options,
+            (x_fit, y_fit),
+            (x_val, y_val),
+            session.log_metrics,
+            Path(tb_root) / "logs",
+            session.log_artifact,
         )
-        if fitted.tensorboard_dir is not None:
-            session.log_artifacts(fitted.tensorboard_dir, "tensorboard")
     model, history, best_epoch = fitted.model, fitted.history, fitted.best_epoch
     probabilities = model.predict(arrays.x_test, batch_size=1024, verbose=0)
     predicted = probabilities.argmax(axis=1)

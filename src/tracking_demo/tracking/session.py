@@ -253,6 +253,13 @@ class TrackingSession:
         shutil.copytree(local_dir, kept)
         self.run_logger.log_artifact_kept(kept, artifact_path)
 
+    def log_artifact(self, local_file: Path, artifact_path: str | None = None) -> None:
+        """One file, copied as it is now: a file still being written (an event file) can be
+        logged again later, and each upload replaces the one before."""
+        kept = self.run_logger.new_artifact_slot() / local_file.name
+        shutil.copyfile(local_file, kept)
+        self.run_logger.log_artifact_kept(kept, artifact_path)
+
     def _kept_path(self, artifact_file: str) -> Path:
         return self.run_logger.new_artifact_slot() / PurePosixPath(artifact_file).name
 
