@@ -59,12 +59,12 @@ def tensorboard(
     """
     from mlflow.tracking import MlflowClient
 
+    from tracking_demo import registry
     from tracking_demo.errors import ConfigError, ServerError
     from tracking_demo.tracking.artifact_mirror import (
         ACTIVE_STATUSES,
         ArtifactMirror,
         follow_while_active,
-        run_artifact_repository,
     )
     from tracking_demo.tracking.run_lookup import find_run, parse_run_reference
     from tracking_demo.tracking.settings import (
@@ -90,7 +90,7 @@ def tensorboard(
     found = find_run(client, reference.run, settings.experiment)
     run_id = found.info.run_id
     logdir = folder or DEFAULT_CACHE / run_id
-    mirror = ArtifactMirror(run_artifact_repository(found, settings.uri), EVENT_FOLDER, logdir)
+    mirror = ArtifactMirror(registry.run_artifact_repository(client, run_id), EVENT_FOLDER, logdir)
     fetched = mirror.refresh()
     status = found.info.status
     have = sorted(p.relative_to(logdir).as_posix() for p in logdir.rglob("*") if p.is_file())

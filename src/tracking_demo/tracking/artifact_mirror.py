@@ -1,8 +1,8 @@
 """A local copy of one folder of a run's artifacts, brought up to date by file size.
 
 `tracking-demo tensorboard RUN` keeps a run's `tensorboard/` folder here while the run trains.
-Reads go through the run's own artifact repository (`run.info.artifact_uri`), never through
-`MlflowClient.list_artifacts`: for a subfolder, MLflow 3.15's asks the logged-models API
+Reads go through the run's own artifact repository (`registry.run_artifact_repository`), never
+through `MlflowClient.list_artifacts`: for a subfolder, MLflow 3.15's asks the logged-models API
 first, which Azure ML's server (and `server start --azure-surface`) answers 404.
 
 Event files are append-only: a grown file gets only its new bytes appended, in place, so a
@@ -23,7 +23,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
 logger = logging.getLogger(__name__)
@@ -38,13 +37,6 @@ class RemoteFile:
 
     path: str
     size: int
-
-
-def run_artifact_repository(run: Run, tracking_uri: str) -> ArtifactRepository:
-    """The run's artifact store as MLflow resolves it, for a local server or Azure ML alike."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    return get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri)
 
 
 def list_files(repository: ArtifactRepository, folder: str) -> list[RemoteFile]:
