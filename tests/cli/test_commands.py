@@ -212,6 +212,8 @@ def test_train_moons_command_with_job_environment(mlflow_server, moons_dir: Path
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["gridsearch/max_depth"] == "[5, None]"
+    assert run.data.tags["mlflow.source.name"] == "tracking-demo train moons"
+    assert run.info.run_name.startswith("moons-rf-")
     assert f"accuracy {run.data.metrics['accuracy']:.4f}" in result.stdout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,8 @@ from tracking_demo.errors import DataError
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking import tags
-from tracking_demo.tracking.session import ERROR_ARTIFACT, git_commit
+from tracking_demo.tracking.context import package_git_tags
+from tracking_demo.tracking.session import ERROR_ARTIFACT
 
 pytestmark = pytest.mark.integration
 SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
@@ -74,9 +76,11 @@ def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: TaskResult) -
     assert all(len(i.dataset.digest) >= 8 for i in run.inputs.dataset_inputs)
     assert run.data.tags["tracking_demo.version"]
     assert run.data.tags["tracking_demo.task"] == "moons"
-    commit = git_commit()
-    if commit is not None:  # a source tree (CI's clone); an installed image has no .git
-        assert run.data.tags["mlflow.source.git.commit"] == commit
+    git = package_git_tags()
+    if git:  # a source tree (CI's clone); an installed image has no .git
+        assert run.data.tags["mlflow.source.git.commit"] == git["mlflow.source.git.commit"]
+    assert run.data.tags["mlflow.user"]
+    assert re.fullmatch(r"moons-rf-[0-9a-f]{4}", run.info.run_name)
 
 
 def test_logged_model_has_signature(mlflow_server, default_run: TaskResult) -> None:

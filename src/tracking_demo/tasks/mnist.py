@@ -278,6 +278,7 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> TaskResu
         lambda session: _network_steps(options, session),
         params=asked,
         register_as=options.register_as,
+        run_prefix=f"mnist-{options.architecture}",
     )
 
 

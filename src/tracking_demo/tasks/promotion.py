@@ -113,7 +113,10 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     candidate_value = score_version(candidate, examples, metric)
     champion_value = score_version(champion, examples, metric) if champion else None
 
-    with session.run(tags={tags.TASK: catalog.PROMOTE.name, "model": options.name}) as run:
+    with session.run(
+        tags={tags.TASK: catalog.PROMOTE.name, "model": options.name},
+        name_prefix=catalog.PROMOTE.run_prefix,
+    ) as run:
         session.log_params(
             {
                 "model": options.name,
