@@ -56,8 +56,8 @@ def test_run_logs_exact_params_and_finishes(mlflow_server, default_run: TaskResu
 
 def test_run_accuracy_and_cv_score(mlflow_server, default_run: TaskResult) -> None:
     metrics = _client(mlflow_server).get_run(default_run.run_id).data.metrics
-    assert metrics["accuracy"] >= 0.95
-    assert metrics["accuracy"] == pytest.approx(default_run.metrics["accuracy"])
+    assert metrics["test_accuracy"] >= 0.95
+    assert metrics["test_accuracy"] == pytest.approx(default_run.metrics["test_accuracy"])
     assert 0.9 <= metrics["cv_best_score"] <= 1.0
 
 
@@ -97,12 +97,14 @@ def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: TaskR
     assert {line.split("==")[0] for line in text.split()} >= {"mlflow", "scikit-learn", "skops"}
 
 
-def test_registration_tags_version_with_accuracy(mlflow_server, default_run: TaskResult) -> None:
+def test_registration_tags_version_with_test_accuracy(
+    mlflow_server, default_run: TaskResult
+) -> None:
     client = _client(mlflow_server)
     version = client.get_model_version("moons-default", default_run.registered_version)
     assert version.run_id == default_run.run_id
-    assert float(version.tags["accuracy"]) == pytest.approx(
-        default_run.metrics["accuracy"], abs=1e-4
+    assert float(version.tags["test_accuracy"]) == pytest.approx(
+        default_run.metrics["test_accuracy"], abs=1e-4
     )
     assert version.status == "READY"
 
@@ -118,7 +120,7 @@ def test_downloaded_model_reproduces_logged_accuracy(
     data = load(moons_dir)
     predictions = model.predict(data.test[["x1", "x2"]])
     assert accuracy_score(data.y_test, predictions) == pytest.approx(
-        default_run.metrics["accuracy"]
+        default_run.metrics["test_accuracy"]
     )
 
 
@@ -128,7 +130,7 @@ def test_list_versions_newest_first(mlflow_server, moons_dir: Path, session_for)
     first, second = train(options, session), train(options, session)
     versions = registry.list_versions(session.client, "moons-list")
     assert [v.version for v in versions] == [second.registered_version, first.registered_version]
-    assert all("accuracy" in v.tags for v in versions)
+    assert all("test_accuracy" in v.tags for v in versions)
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,10 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     if promoted:
         moved_by = registry.set_champion(client, options.name, candidate.version)
         client.set_model_version_tag(
-            options.name, candidate.version, f"heldout_{metric.name}", f"{candidate_value:.6f}"
+            options.name,
+            candidate.version,
+            f"heldout_{metric.name}",
+            registry.format_metric_tag(candidate_value),
         )
         result = replace(result, mechanism=moved_by)
     return result

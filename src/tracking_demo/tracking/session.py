@@ -27,6 +27,7 @@ from tracking_demo import __version__
 from tracking_demo.errors import ConfigError, TrackingIncompleteError
 from tracking_demo.tracking import context as run_context
 from tracking_demo.tracking import tags as run_tags
+from tracking_demo.tracking import values
 from tracking_demo.tracking.delivery import dataset_record
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
 from tracking_demo.tracking.records import RegistrationRecord
@@ -203,10 +204,12 @@ class TrackingSession:
     # --- what tasks log ------------------------------------------------------------------------
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        self.run_logger.log_metrics(metrics, step)
+        """Numbers as computed, less representation noise (`values.without_float_noise`)."""
+        clean = {key: values.without_float_noise(value) for key, value in metrics.items()}
+        self.run_logger.log_metrics(clean, step)
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
-        self.run_logger.log_metric(key, value, step)
+        self.run_logger.log_metric(key, values.without_float_noise(value), step)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self.run_logger.log_params(params)
