@@ -84,7 +84,7 @@ def check(image: str, runner: Path, workdir: Path, server: LocalServer) -> dict[
         result = check_job_run(server.uri, run_id, MODEL_NAME)  # the same checks as --local
     except JobFailedError as error:
         raise CheckFailed(str(error)) from error
-    accuracy = result["metrics"].get("accuracy")
+    accuracy = result["metrics"].get("test_accuracy")
     if accuracy is None or not 0.8 <= accuracy <= 1.0:
         raise CheckFailed(f"accuracy {accuracy} is missing or below 0.8")
     return {

@@ -16,14 +16,18 @@ from typing import Any
 
 from jobs.automl_spec import PRIMARY_METRIC, TASK, AutoMLRequest
 from jobs.spec import JobFailedError, register_run_model
+from tracking_demo.registry import format_metric_tag
 from tracking_demo.tasks.housing import registration_tags
 
 BEST_CHILD_TAG = "automl_best_child_run_id"
 MODEL_PATH = "outputs/mlflow-model"
 SOURCE = "azureml-automl"
-# AutoML's regression metrics under the names the housing tasks report (in dollars); AutoML
-# measures them on its validation rows, not on the test rows the tasks hold out.
-METRIC_NAMES = {"mean_absolute_error": "MAE", "root_mean_squared_error": "RMSE"}
+# AutoML's regression metrics as the housing tasks name theirs (in dollars), but `validation_`:
+# AutoML measures them on its validation rows, not on the test rows the tasks hold out.
+METRIC_NAMES = {
+    "mean_absolute_error": "validation_mae",
+    "root_mean_squared_error": "validation_rmse",
+}
 
 
 @dataclass(frozen=True)
@@ -91,12 +95,12 @@ def version_tags(request: AutoMLRequest, job_name: str, best: BestTrial) -> dict
         "primary_metric": PRIMARY_METRIC,
     }
     if best.primary_metric is not None:
-        extra[PRIMARY_METRIC] = f"{best.primary_metric:.6g}"
+        extra[PRIMARY_METRIC] = format_metric_tag(best.primary_metric)
     if best.algorithm:
         extra["algorithm"] = best.algorithm
     for automl_name, name in METRIC_NAMES.items():
         if automl_name in best.metrics:
-            extra[f"validation_{name}"] = f"{best.metrics[automl_name]:.2f}"
+            extra[name] = format_metric_tag(best.metrics[automl_name])
     if request.split is not None:
         extra["split/test_fraction"] = str(request.split.test_fraction)
         extra["split/seed"] = str(request.split.seed)

@@ -32,9 +32,11 @@ METRICS: dict[str, Metric] = {
 
 
 def metric(name: str) -> Metric:
-    if name.lower() not in METRICS:
+    """`accuracy`, `mae`, `rmse`; also as the runs name them on the test set (`test_mae`)."""
+    key = name.lower().removeprefix("test_")
+    if key not in METRICS:
         raise ConfigError(f"unknown metric '{name}': expected one of {', '.join(METRICS)}")
-    return METRICS[name.lower()]
+    return METRICS[key]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Examples:
     features: np.ndarray | pd.DataFrame
     targets: np.ndarray
     metric: Metric
-    run_metric: str
+    run_metric: str  # what a training run logged for this metric on these rows
     source: Path
 
     def __len__(self) -> int:
@@ -78,7 +80,7 @@ def _moons(data_dir: Path) -> Examples:
 
     data = moons.load(data_dir)
     return Examples(
-        "moons", data.x_test, data.y_test, METRICS["accuracy"], "accuracy", data.test_path
+        "moons", data.x_test, data.y_test, METRICS["accuracy"], "test_accuracy", data.test_path
     )
 
 
@@ -87,7 +89,7 @@ def housing(data: Path, test_fraction: float = 0.2, seed: int = 42) -> Examples:
     from tracking_demo.data import housing as housing_data
 
     split = housing_data.load(data, test_fraction, seed)
-    return Examples("housing", split.x_test, split.y_test, METRICS["mae"], "MAE", split.path)
+    return Examples("housing", split.x_test, split.y_test, METRICS["mae"], "test_mae", split.path)
 
 
 LOADERS: dict[str, Callable[[Path], Examples]] = {

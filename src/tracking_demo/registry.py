@@ -10,9 +10,10 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import mlflow
+import numpy as np
 from mlflow.entities import LoggedModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -219,10 +220,46 @@ def _float_or_none(text: str | None) -> float | None:
     return None if math.isnan(value) else value
 
 
+# --- metric names and tag values -----------------------------------------------------------
+#
+# One naming convention (docs/architecture.md, rule 7): test-set metrics are `test_*`, per-epoch
+# metrics are named as Keras names them. Versions registered, and runs logged, before it carry
+# the old names; reading falls back to them here, and only here.
+LEGACY_METRIC_NAMES: dict[str, str] = {
+    "test_accuracy": "accuracy",  # moons (and MNIST logreg, which logged both)
+    "test_mae": "MAE",  # housing
+    "test_rmse": "RMSE",
+    "test_mae_mean_predictor": "mean_predictor_MAE",
+    "best_val_accuracy": "val_accuracy",  # the MNIST networks' version tag
+}
+TAG_SIGNIFICANT_DIGITS = 6
+
+V = TypeVar("V")
+
+
+def recorded(values: Mapping[str, V], name: str) -> V | None:
+    """`values[name]`, else the value under the name it had before the convention."""
+    if name in values:
+        return values[name]
+    legacy = LEGACY_METRIC_NAMES.get(name)
+    return values.get(legacy) if legacy is not None else None
+
+
+def format_metric_tag(value: float) -> str:
+    """A metric as a version tag, one way for every task: six significant digits, no exponent,
+    no trailing zeros (`0.985`, `47123.5`), so the registry UI shows comparable values."""
+    return str(
+        np.format_float_positional(
+            float(value), precision=TAG_SIGNIFICANT_DIGITS, unique=True, fractional=False, trim="-"
+        )
+    )
+
+
 def metric_of(client: MlflowClient, version: ModelVersion, metric: str) -> ScoredVersion | None:
     """The version's own tag wins (it is what the task judged the model by, e.g. the restored
-    epoch's val_accuracy); otherwise the latest value of the metric on the version's run."""
-    from_tag = _float_or_none(version.tags.get(metric))
+    epoch's val accuracy); otherwise the latest value of the metric on the version's run. Both
+    read the metric's name before the `test_*` convention when the new one is absent."""
+    from_tag = _float_or_none(recorded(version.tags, metric))
     if from_tag is not None:
         return ScoredVersion(version, from_tag, "version tag")
     if not version.run_id:
@@ -231,7 +268,7 @@ def metric_of(client: MlflowClient, version: ModelVersion, metric: str) -> Score
         run_metrics = client.get_run(version.run_id).data.metrics
     except MlflowException:
         return None
-    value = run_metrics.get(metric)
+    value = recorded(run_metrics, metric)
     if value is None or math.isnan(value):
         return None
     return ScoredVersion(version, float(value), "run metric")

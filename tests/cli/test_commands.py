@@ -212,7 +212,9 @@ def test_train_moons_command_with_job_environment(mlflow_server, moons_dir: Path
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.data.params["gridsearch/max_depth"] == "[5, None]"
-    assert f"accuracy {run.data.metrics['accuracy']:.4f}" in result.stdout
+    assert run.data.tags["mlflow.source.name"] == "tracking-demo train moons"
+    assert run.info.run_name.startswith("moons-rf-")
+    assert f"test_accuracy {run.data.metrics['test_accuracy']:.4f}" in result.stdout
 
 
 @pytest.mark.integration
@@ -311,13 +313,13 @@ def test_mnist_train_commands_then_models_best(  # type: ignore[no-untyped-def]
 
     best = CliRunner().invoke(
         cli,
-        ["models", "best", "cli-mnist", "--metric", "val_accuracy", "--download",
+        ["models", "best", "cli-mnist", "--metric", "best_val_accuracy", "--download",
          str(tmp_path / "best"), "--tracking-uri", mlflow_server.uri],
     )  # fmt: skip
     assert best.exit_code == 0, best.output
-    assert "without val_accuracy: versions 1" in best.output
+    assert "without best_val_accuracy: versions 1" in best.output
     val = lenet_run.data.metrics["best_val_accuracy"]
-    assert f"best: cli-mnist:2 (val_accuracy {val:.6f}, max)" in best.output
+    assert f"best: cli-mnist:2 (best_val_accuracy {val:.6f}, max)" in best.output
     assert (tmp_path / "best" / "MLmodel").is_file()
 
     missing = CliRunner().invoke(

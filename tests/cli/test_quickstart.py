@@ -29,7 +29,7 @@ def expected_lines(uri: str, data_dir: Path) -> list[str]:
         "selected/max_depth (2|5|10|None)",
         "selected/n_estimators (10|25|100)",
         "Metrics:",
-        f"accuracy ({SCORE})",
+        f"test_accuracy ({SCORE})",
         f"cv_best_score ({SCORE})",
         rf"Run: {uri}/#/experiments/\d+/runs/{RUN_ID}",
         f"Model: runs:/{RUN_ID}/model",
@@ -73,6 +73,6 @@ def test_quickstart_prints_results_only_and_a_rerun_reuses_the_server(tmp_path: 
         client = MlflowClient(uri)
         runs = client.search_runs([client.get_experiment_by_name("tracking-demo").experiment_id])
         assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
-        assert all(r.data.metrics["accuracy"] >= 0.95 for r in runs)
+        assert all(r.data.metrics["test_accuracy"] >= 0.95 for r in runs)
     finally:
         LocalServer(data_dir).stop()

@@ -71,8 +71,8 @@ def test_mlp_run_logs_params_epochs_and_test_metrics(mlflow_server, mlp_run) -> 
         history = client.get_metric_history(mlp_run.run_id, name)
         assert sorted(m.step for m in history) == [1, 2, 3], name
     metrics = run.data.metrics
-    assert 0 < metrics["MAE"] < metrics["RMSE"]
-    assert metrics["MAE"] < 0.75 * metrics["mean_predictor_MAE"]
+    assert 0 < metrics["test_mae"] < metrics["test_rmse"]
+    assert metrics["test_mae"] < 0.75 * metrics["test_mae_mean_predictor"]
     artifacts = {a.path for a in client.list_artifacts(mlp_run.run_id)}
     assert {"predicted_vs_actual.png", "training_curves.png"} <= artifacts
     assert "MLmodel" in registry.run_model_files(client, mlp_run.run_id)
@@ -84,7 +84,7 @@ def test_baseline_beats_the_mean_predictor_widely(mlflow_server, baseline_run) -
     run = _client(mlflow_server).get_run(baseline_run.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["model_kind"] == "hist_gradient_boosting"
-    assert run.data.metrics["MAE"] < 0.6 * run.data.metrics["mean_predictor_MAE"]
+    assert run.data.metrics["test_mae"] < 0.6 * run.data.metrics["test_mae_mean_predictor"]
     artifacts = {a.path for a in _client(mlflow_server).list_artifacts(baseline_run.run_id)}
     assert "predicted_vs_actual.png" in artifacts
     assert "MLmodel" in registry.run_model_files(_client(mlflow_server), baseline_run.run_id)
@@ -99,7 +99,7 @@ def test_registered_model_predicts_raw_rows_as_logged(  # type: ignore[no-untype
     split = housing_data.load(housing_file)
     predicted = np.asarray(model.predict(split.x_test)).reshape(-1)
     assert np.isfinite(predicted).all()
-    logged = (mlp_run if name == MLP_NAME else baseline_run).metrics["MAE"]
+    logged = (mlp_run if name == MLP_NAME else baseline_run).metrics["test_mae"]
     assert np.mean(np.abs(predicted - split.y_test)) == pytest.approx(logged, rel=1e-4)
     with_missing = split.x_test.head(2).assign(total_bedrooms=np.nan)
     assert np.isfinite(np.asarray(model.predict(with_missing))).all()
@@ -152,16 +152,16 @@ def test_compare_scores_both_on_one_test_set_and_names_the_better(  # type: igno
     result = compare([f"{MLP_NAME}:1", baseline_run.run_id], session)
     table = result.table.set_index("run_id")
     assert result.n_test == 600 and result.kind == "housing"
-    assert table.loc[mlp_run.run_id, "mae"] == pytest.approx(mlp_run.metrics["MAE"], rel=1e-4)
+    assert table.loc[mlp_run.run_id, "mae"] == pytest.approx(mlp_run.metrics["test_mae"], rel=1e-4)
     assert table.loc[baseline_run.run_id, "rmse"] == pytest.approx(
-        baseline_run.metrics["RMSE"], rel=1e-4
+        baseline_run.metrics["test_rmse"], rel=1e-4
     )
-    winner = min((mlp_run, baseline_run), key=lambda r: r.metrics["MAE"])
+    winner = min((mlp_run, baseline_run), key=lambda r: r.metrics["test_mae"])
     assert table.loc[winner.run_id, "model"] == result.better
     run = _client(mlflow_server).get_run(result.run_id)
     assert run.data.tags["tracking_demo.better_model"] == result.better
     artifacts = {a.path for a in _client(mlflow_server).list_artifacts(result.run_id)}
     assert "comparison.csv" in artifacts
     by_rmse = compare([f"{MLP_NAME}:1", f"{BASELINE_NAME}:1"], session, metric="rmse")
-    rmse_winner = min((mlp_run, baseline_run), key=lambda r: r.metrics["RMSE"])
+    rmse_winner = min((mlp_run, baseline_run), key=lambda r: r.metrics["test_rmse"])
     assert by_rmse.table.set_index("run_id").loc[rmse_winner.run_id, "model"] == by_rmse.better

@@ -223,7 +223,7 @@ def test_registered_best_model_predicts(mlflow_server, sweep, housing_file: Path
     split = housing_data.load(housing_file)
     predicted = np.asarray(model.predict(split.x_test)).reshape(-1)
     mae = float(np.mean(np.abs(predicted - split.y_test)))
-    assert mae == pytest.approx(sweep.best.metrics["MAE"], rel=1e-4)
+    assert mae == pytest.approx(sweep.best.metrics["test_mae"], rel=1e-4)
 
 
 def test_a_failed_trial_is_recorded_failed_and_the_sweep_goes_on(  # type: ignore[no-untyped-def]

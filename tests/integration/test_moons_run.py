@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mlflow
@@ -16,7 +17,8 @@ from tracking_demo.errors import DataError
 from tracking_demo.tasks.moons import MoonsOptions, train
 from tracking_demo.tasks.recording import TaskResult
 from tracking_demo.tracking import tags
-from tracking_demo.tracking.session import ERROR_ARTIFACT, git_commit
+from tracking_demo.tracking.context import package_git_tags
+from tracking_demo.tracking.session import ERROR_ARTIFACT
 
 pytestmark = pytest.mark.integration
 SMALL_GRID = {"n_estimators": [10], "max_depth": [5]}
@@ -54,8 +56,8 @@ def test_run_logs_exact_params_and_finishes(mlflow_server, default_run: TaskResu
 
 def test_run_accuracy_and_cv_score(mlflow_server, default_run: TaskResult) -> None:
     metrics = _client(mlflow_server).get_run(default_run.run_id).data.metrics
-    assert metrics["accuracy"] >= 0.95
-    assert metrics["accuracy"] == pytest.approx(default_run.metrics["accuracy"])
+    assert metrics["test_accuracy"] >= 0.95
+    assert metrics["test_accuracy"] == pytest.approx(default_run.metrics["test_accuracy"])
     assert 0.9 <= metrics["cv_best_score"] <= 1.0
 
 
@@ -76,9 +78,11 @@ def test_run_artifacts_inputs_and_tags(mlflow_server, default_run: TaskResult) -
     assert all(len(i.dataset.digest) >= 8 for i in run.inputs.dataset_inputs)
     assert run.data.tags["tracking_demo.version"]
     assert run.data.tags["tracking_demo.task"] == "moons"
-    commit = git_commit()
-    if commit is not None:  # a source tree (CI's clone); an installed image has no .git
-        assert run.data.tags["mlflow.source.git.commit"] == commit
+    git = package_git_tags()
+    if git:  # a source tree (CI's clone); an installed image has no .git
+        assert run.data.tags["mlflow.source.git.commit"] == git["mlflow.source.git.commit"]
+    assert run.data.tags["mlflow.user"]
+    assert re.fullmatch(r"moons-rf-[0-9a-f]{4}", run.info.run_name)
 
 
 def test_logged_model_has_signature(mlflow_server, default_run: TaskResult) -> None:
@@ -95,12 +99,14 @@ def test_saved_model_requirements_pin_the_lock(mlflow_server, default_run: TaskR
     assert {line.split("==")[0] for line in text.split()} >= {"mlflow", "scikit-learn", "skops"}
 
 
-def test_registration_tags_version_with_accuracy(mlflow_server, default_run: TaskResult) -> None:
+def test_registration_tags_version_with_test_accuracy(
+    mlflow_server, default_run: TaskResult
+) -> None:
     client = _client(mlflow_server)
     version = client.get_model_version("moons-default", default_run.registered_version)
     assert version.run_id == default_run.run_id
-    assert float(version.tags["accuracy"]) == pytest.approx(
-        default_run.metrics["accuracy"], abs=1e-4
+    assert float(version.tags["test_accuracy"]) == pytest.approx(
+        default_run.metrics["test_accuracy"], abs=1e-4
     )
     assert version.status == "READY"
 
@@ -116,7 +122,7 @@ def test_downloaded_model_reproduces_logged_accuracy(
     data = load(moons_dir)
     predictions = model.predict(data.test[["x1", "x2"]])
     assert accuracy_score(data.y_test, predictions) == pytest.approx(
-        default_run.metrics["accuracy"]
+        default_run.metrics["test_accuracy"]
     )
 
 
@@ -126,7 +132,7 @@ def test_list_versions_newest_first(mlflow_server, moons_dir: Path, session_for)
     first, second = train(options, session), train(options, session)
     versions = registry.list_versions(session.client, "moons-list")
     assert [v.version for v in versions] == [second.registered_version, first.registered_version]
-    assert all("accuracy" in v.tags for v in versions)
+    assert all("test_accuracy" in v.tags for v in versions)
 
 
 @pytest.mark.parametrize(

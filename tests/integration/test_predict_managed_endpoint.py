@@ -71,7 +71,7 @@ def test_deployment_header_smoke_tests_green_before_traffic_moves(  # type: igno
     model = f"{NAME}:{green_model.registered_version}"
     green = _predict(endpoint, *data, "--deployment", "green", "--model", model, env=env)
     assert green.returncode == 0, green.stderr
-    assert _accuracy(green.stdout) == pytest.approx(green_model.metrics["accuracy"])
+    assert _accuracy(green.stdout) == pytest.approx(green_model.metrics["test_accuracy"])
     assert f"{model}, logged by run {green_model.run_id}" in green.stdout
     assert "difference +0.0000" in green.stdout
     by_traffic = _predict(endpoint, *data)

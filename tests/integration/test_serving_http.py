@@ -266,8 +266,8 @@ def test_predict_scores_the_test_set_and_agrees_with_the_run(
     assert result.returncode == 0, result.stderr
     assert f"accuracy on 200 test examples from {moons_dir / 'test.csv'}: " in result.stdout
     assert "(4 requests" in result.stdout
-    logged = moons_model.metrics["accuracy"]
-    assert f"run {moons_model.run_id} logged accuracy={logged:.4f}" in result.stdout
+    logged = moons_model.metrics["test_accuracy"]
+    assert f"run {moons_model.run_id} logged test_accuracy={logged:.4f}" in result.stdout
     assert "difference +0.0000" in result.stdout
 
 

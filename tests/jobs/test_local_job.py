@@ -61,7 +61,7 @@ def test_local_job_finishes_the_run_azure_would_create_and_registers_the_model(
     assert run.info.status == "FINISHED"
     assert run.data.tags["tracking_demo.job"] == "local", "the pre-created run, not a new one"
     assert client.get_experiment(run.info.experiment_id).name == "local-job"
-    assert run.data.metrics["accuracy"] > 0.9
+    assert run.data.metrics["test_accuracy"] > 0.9
     assert run.data.params["cv_folds"] == "2"
     info = json.loads(info_file.read_text())
     version = client.get_model_version("moons-local-job", info["version"])
@@ -85,7 +85,7 @@ def test_local_job_finishes_the_run_azure_would_create_and_registers_the_model(
     model = mlflow.pyfunc.load_model(str(out))
     test = pd.read_csv(moons_dir / "test.csv")
     predictions = model.predict(test[["x1", "x2"]])
-    assert (predictions == test["label"]).mean() == pytest.approx(run.data.metrics["accuracy"])
+    assert (predictions == test["label"]).mean() == pytest.approx(run.data.metrics["test_accuracy"])
 
 
 def test_a_failing_job_exits_non_zero_and_its_run_is_failed(

@@ -600,7 +600,7 @@ def test_wait_prints_the_best_trial_and_registers_its_model(
     root: Path, workspace: FakeWorkspace, mlflow_server: LocalServer, tmp_path: Path
 ) -> None:
     run_id = trained_run(mlflow_server, tmp_path)
-    metrics = {"val_mae": [0.61, 0.52, 0.48], "MAE": 47123.456, "RMSE": 65000.0}
+    metrics = {"val_mae": [0.61, 0.52, 0.48], "test_mae": 47123.456, "test_rmse": 65000.0}
     workspace.run = FakeSweepRun("sweep-1", FakeTrial(run_id, metrics))
     result = invoke(
         root,
@@ -636,7 +636,7 @@ def test_wait_prints_the_best_trial_and_registers_its_model(
     )
     assert version.run_id == run_id
     assert version.tags["sweep_run_id"] == "sweep-1"
-    assert version.tags["MAE"] == "47123.46"
+    assert version.tags["test_mae"] == "47123.5"
 
 
 @pytest.mark.integration

@@ -663,7 +663,7 @@ def test_wait_prints_the_best_finished_trial_and_registers_its_model(
     experiment, sweep = "v2-sweeps-best", "sweep-best-1"
     ml_client.tracking_uri, ml_client.sweep_name = mlflow_server.uri, sweep
     best = trial_run(
-        mlflow_server, experiment, sweep, {"val_mae": [0.61, 0.48], "MAE": [47123.456]},
+        mlflow_server, experiment, sweep, {"val_mae": [0.61, 0.48], "test_mae": [47123.456]},
         model_dir=tmp_path / "model",
     )  # fmt: skip
     trial_run(mlflow_server, experiment, sweep, {"val_mae": [0.9, 0.7]})
@@ -682,7 +682,7 @@ def test_wait_prints_the_best_finished_trial_and_registers_its_model(
     assert out["best"]["run_id"] == out["best"]["mlflow_run_id"] == best
     assert out["best"]["portal_url"] == f"https://ml.azure.com/runs/{best}"
     assert out["best"]["primary_metric"] == {"name": "val_mae", "value": 0.48}
-    assert out["best"]["metrics"] == {"MAE": 47123.456, "val_mae": 0.48}
+    assert out["best"]["metrics"] == {"test_mae": 47123.456, "val_mae": 0.48}
     assert out["model"] == {
         "name": "v2-sweep-best",
         "version": "1",
@@ -694,7 +694,7 @@ def test_wait_prints_the_best_finished_trial_and_registers_its_model(
     version = registry.get_model_version("v2-sweep-best", "1")
     assert version.run_id == best
     assert version.tags["sweep_run_id"] == sweep
-    assert version.tags["MAE"] == "47123.46"
+    assert version.tags["test_mae"] == "47123.5"
 
 
 @pytest.mark.integration

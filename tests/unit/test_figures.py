@@ -33,7 +33,7 @@ HISTORY = {  # three epochs: where matplotlib's own ticks would fall at epoch 1.
     "accuracy": [0.80, 0.90, 0.93],
     "val_accuracy": [0.85, 0.91, 0.93],
 }
-DOLLAR_TITLE = housing.evaluation_title("Keras MLP", {"MAE": 39_340.4, "RMSE": 51_392.7})
+DOLLAR_TITLE = housing.evaluation_title("Keras MLP", {"test_mae": 39_340.4, "test_rmse": 51_392.7})
 
 
 @pytest.fixture

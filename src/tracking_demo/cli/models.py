@@ -32,7 +32,11 @@ def models_download(ref: str, out: Path, tracking: TrackingOptions) -> None:
 
 @models.command("best")
 @click.argument("name")
-@click.option("--metric", required=True, help="Tag or run metric to rank by, e.g. val_accuracy.")
+@click.option(
+    "--metric",
+    required=True,
+    help="Tag or run metric to rank by, e.g. test_accuracy or test_mae (--mode min).",
+)
 @click.option("--mode", type=click.Choice(["max", "min"]), default="max", show_default=True)
 @click.option(
     "--download",
@@ -101,7 +105,12 @@ def models_list(name: str, tracking: TrackingOptions) -> None:
 
 @models.command("promote")
 @click.argument("name")
-@click.option("--metric", required=True, help="accuracy, mae or rmse, measured on held-out data.")
+@click.option(
+    "--metric",
+    required=True,
+    help="accuracy, mae or rmse (or test_accuracy, test_mae, test_rmse), measured again on "
+    "held-out data.",
+)
 @click.option(
     "--mode",
     type=click.Choice(["max", "min"]),

@@ -48,6 +48,6 @@ def print_moons_summary(
     for name, value in selected_params(result.selected).items():
         click.echo(f"{name} {value}")
     click.echo("Metrics:")
-    for name in ("accuracy", "cv_best_score"):
+    for name in ("test_accuracy", "cv_best_score"):
         click.echo(f"{name} {result.metrics[name]:.4f}")
     print_run_links(result, session)

@@ -115,7 +115,7 @@ def sweep_housing_mlp(options: SweepOptions, tracking: TrackingOptions) -> None:
     result = housing_sweep.run_sweep(options, session, progress=_print_trial)
     click.echo(result.table.drop(columns=["run_id"]).to_string(index=False))
     best = result.best
-    test_mae = best.metrics.get("MAE", float("nan"))
+    test_mae = best.metrics.get("test_mae", float("nan"))
     click.echo(
         f"best: {best.name} {best.params} final {spec.primary_metric.name} "
         f"{housing_sweep.final_value(best):,.2f}, test MAE {test_mae:,.2f}"

@@ -343,7 +343,8 @@ def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric:
     outcome.metrics = {
         k: v
         for k, v in run.data.metrics.items()
-        if k in ("final_val_mae", "MAE", "RMSE", "mean_predictor_MAE", "epochs_trained")
+        if k
+        in ("final_val_mae", "test_mae", "test_rmse", "test_mae_mean_predictor", "epochs_trained")
     }
     trial_status = run.data.tags.get(tags.TRIAL_STATUS, "completed")
     if code == 0 and run.info.status == "FINISHED" and trial_status == "completed":
@@ -393,8 +394,8 @@ def trials_table(
                 "epochs_trained": trial.epochs_trained,
                 "terminated_at_epoch": trial.terminated_at,
                 f"final_{metric.name}": final_value(trial),
-                "test_MAE": trial.metrics.get("MAE"),
-                "test_RMSE": trial.metrics.get("RMSE"),
+                "test_mae": trial.metrics.get("test_mae"),
+                "test_rmse": trial.metrics.get("test_rmse"),
                 "wall_time_s": round(trial.wall_time_s, 2),
                 "run_id": trial.run_id,
             }

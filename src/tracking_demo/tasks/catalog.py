@@ -13,16 +13,18 @@ class Task:
     # The kind of held-out examples (`evaluation.load`) its models are scored on; None for a task
     # that trains no model of its own.
     data_kind: str | None = None
+    # What its runs are named: task and model kind, then a short random suffix (`moons-rf-3f2a`).
+    run_prefix: str | None = None
 
 
-MOONS = Task("moons", "moons")
-MNIST_LOGREG = Task("mnist-logreg", "mnist")
-MNIST_CNN = Task("mnist-cnn", "mnist")
-HOUSING_MLP = Task("housing-mlp", "housing")
-HOUSING_BASELINE = Task("housing-baseline", "housing")
+MOONS = Task("moons", "moons", "moons-rf")
+MNIST_LOGREG = Task("mnist-logreg", "mnist", "mnist-logreg")
+MNIST_CNN = Task("mnist-cnn", "mnist", "mnist-cnn")  # LeNet runs: `mnist-lenet-...`
+HOUSING_MLP = Task("housing-mlp", "housing", "housing-mlp")
+HOUSING_BASELINE = Task("housing-baseline", "housing", "housing-baseline")
 HOUSING_SWEEP = Task("housing-mlp-sweep")
-COMPARE = Task("compare")
-PROMOTE = Task("promote")
+COMPARE = Task("compare", run_prefix="compare")
+PROMOTE = Task("promote", run_prefix="promote")
 
 TASKS: dict[str, Task] = {
     task.name: task

@@ -138,7 +138,9 @@ def compare(
     deciding = evaluation.metric(metric or test.metric.name)
     if deciding.name not in names:
         raise ConfigError(f"--metric {deciding.name} does not apply to {test.kind} models")
-    with session.run(tags={tags.TASK: catalog.COMPARE.name}) as run:
+    with session.run(
+        tags={tags.TASK: catalog.COMPARE.name}, name_prefix=catalog.COMPARE.run_prefix
+    ) as run:
         session.log_params(
             {
                 "models": ", ".join(refs),

@@ -15,6 +15,8 @@ from typing import Any
 
 import keras
 
+from tracking_demo.tracking.values import seconds
+
 LogMetrics = Callable[[Mapping[str, float], int], None]
 
 
@@ -35,7 +37,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        metrics = {"epoch_time_s": time.perf_counter() - self._epoch_started}
+        metrics = {"epoch_time_s": seconds(time.perf_counter() - self._epoch_started)}
         for name, value in (logs or {}).items():
             number = _as_float(value)
             if number is not None:

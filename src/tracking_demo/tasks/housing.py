@@ -1,8 +1,9 @@
 """California housing: the Keras MLP and the gradient-boosting baseline, each one MLflow run.
 
 Both read the same seeded split of `housing.csv`, clean it with the same `HousingFeatures`
-(fitted on training rows) saved inside the model, and report the test `MAE` and `RMSE` in
-dollars beside the MAE of always predicting the training mean, so "good" has a yardstick.
+(fitted on training rows) saved inside the model, and report the test MAE and RMSE in dollars
+(`test_mae`, `test_rmse`) beside the MAE of always predicting the training mean
+(`test_mae_mean_predictor`), so "good" has a yardstick.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from tracking_demo import registry
 from tracking_demo.data import housing as housing_data
 from tracking_demo.tasks import catalog, model_requirements
 from tracking_demo.tasks.figures import Curve, built_with_literal_text, training_curves_figure
@@ -32,6 +34,7 @@ from tracking_demo.tasks.options import BaselineOptions, MlpOptions, SplitOption
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
+from tracking_demo.tracking.values import seconds
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +66,9 @@ def test_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_train: np.ndarray) ->
     """MAE and RMSE in dollars, and the MAE of predicting the training mean for every block."""
     mean_prediction = np.full_like(y_true, float(np.mean(y_train)))
     return {
-        "MAE": float(mean_absolute_error(y_true, y_pred)),
-        "RMSE": float(root_mean_squared_error(y_true, y_pred)),
-        "mean_predictor_MAE": float(mean_absolute_error(y_true, mean_prediction)),
+        "test_mae": float(mean_absolute_error(y_true, y_pred)),
+        "test_rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "test_mae_mean_predictor": float(mean_absolute_error(y_true, mean_prediction)),
     }
 
 
@@ -87,7 +90,7 @@ def mlp_curves_figure(
 
 def evaluation_title(label: str, metrics: Mapping[str, float]) -> str:
     """The figure's title: the model and its test errors in whole dollars."""
-    return f"{label}: test MAE ${metrics['MAE']:,.0f}, RMSE ${metrics['RMSE']:,.0f}"
+    return f"{label}: test MAE ${metrics['test_mae']:,.0f}, RMSE ${metrics['test_rmse']:,.0f}"
 
 
 @built_with_literal_text
@@ -188,9 +191,9 @@ def registration_tags(
 ) -> dict[str, str]:
     """The tags every housing model version carries (task sweep and Azure sweep included)."""
     tags = {"task": task, "data": "california-housing", "model": "regression", **(extra or {})}
-    for name in ("MAE", "RMSE"):
+    for name in ("test_mae", "test_rmse"):
         if isinstance(metrics.get(name), int | float):
-            tags[name] = f"{metrics[name]:.2f}"
+            tags[name] = registry.format_metric_tag(metrics[name])
     return tags
 
 
@@ -222,7 +225,7 @@ def _baseline_steps(options: BaselineOptions, session: TrackingSession) -> Outco
     _log_inputs(session, split)
     started = time.perf_counter()
     model = fit_baseline(split.x_train, split.y_train, options)
-    training_time = time.perf_counter() - started
+    training_time = seconds(time.perf_counter() - started)
     metrics, figure = _evaluation(split, model.predict, "Gradient boosting")
     metrics["training_time_s"] = training_time
     metrics["n_iter"] = float(model.named_steps["boosting"].n_iter_)
@@ -297,7 +300,11 @@ def fit_mlp(
         verbose=options.verbose,
     )
     return FittedMlp(
-        features, network, epoch_logger.history, time.perf_counter() - started, len(x_val)
+        features,
+        network,
+        epoch_logger.history,
+        seconds(time.perf_counter() - started),
+        len(x_val),
     )
 
 
@@ -316,7 +323,7 @@ def train_mlp(
         "second_layer_units": options.second_layer_units,
         "learning_rate": options.learning_rate,
         "optimizer": "adam",
-        "loss": "mse",
+        "loss_function": "mse",
         "validation_fraction": options.validation_fraction,
         "seed": options.split.seed,
     }

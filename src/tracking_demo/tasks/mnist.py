@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
+from tracking_demo import registry
 from tracking_demo.data import mnist as mnist_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
@@ -31,6 +32,7 @@ from tracking_demo.tasks.options import NETWORK_DEFAULTS, LogregOptions, Network
 from tracking_demo.tasks.recording import ModelToLog, Outcome, TaskResult, run_task
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import TrackingSession, local_file_source
+from tracking_demo.tracking.values import seconds
 
 if TYPE_CHECKING:
     from tracking_demo.tasks.epoch_logging import LogMetrics
@@ -108,7 +110,7 @@ def _registration_tags(kind: str, n_train: int, metrics: dict[str, float]) -> di
     """What the MNIST tutorial tags (data, model) plus the kind and the deciding metrics."""
     tags = {"data": "mnist", "model": "classification", "model_kind": kind}
     tags["n_train"] = str(n_train)
-    tags.update({name: f"{value:.6f}" for name, value in metrics.items()})
+    tags.update({name: registry.format_metric_tag(value) for name, value in metrics.items()})
     return tags
 
 
@@ -150,7 +152,7 @@ def _logreg_steps(options: LogregOptions, session: TrackingSession) -> Outcome:
     model, converged = fit_logreg(
         arrays.x_train, arrays.y_train, options.max_iter, options.c, options.seed
     )
-    training_time = time.perf_counter() - started
+    training_time = seconds(time.perf_counter() - started)
     predicted = model.predict(arrays.x_test)
     accuracy = float(accuracy_score(arrays.y_test, predicted))
     example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
@@ -158,7 +160,6 @@ def _logreg_steps(options: LogregOptions, session: TrackingSession) -> Outcome:
     return Outcome(
         params=_data_params(arrays),
         metrics={
-            "accuracy": accuracy,
             "test_accuracy": accuracy,
             "training_time_s": training_time,
             "n_iter": float(model.n_iter_.max()),
@@ -259,7 +260,7 @@ def fit_network(
         callbacks=callbacks,
         verbose=options.verbose,
     )
-    training_time = time.perf_counter() - started
+    training_time = seconds(time.perf_counter() - started)
     wrote_tensorboard = tensorboard is not None and tensorboard_dir.is_dir()
     return FittedNetwork(
         model=model,
@@ -292,6 +293,7 @@ def train_network(options: NetworkOptions, session: TrackingSession) -> TaskResu
         lambda session: _network_steps(options, session),
         params=asked,
         register_as=options.register_as,
+        run_prefix=f"mnist-{options.architecture}",
     )
 
 
@@ -321,7 +323,7 @@ def _network_steps(options: NetworkOptions, session: TrackingSession) -> Outcome
     test_loss = float(log_loss(arrays.y_test, probabilities, labels=list(range(10))))
     example = arrays.x_test[:INPUT_EXAMPLE_ROWS]
     signature = infer_signature(example, probabilities[:INPUT_EXAMPLE_ROWS])
-    deciding = {"test_accuracy": test_accuracy, "val_accuracy": fitted.best_val_accuracy}
+    deciding = {"test_accuracy": test_accuracy, "best_val_accuracy": fitted.best_val_accuracy}
     return Outcome(
         params={
             "n_validation": len(x_val),

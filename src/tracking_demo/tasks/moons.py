@@ -21,6 +21,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import GridSearchCV
 
+from tracking_demo import registry
 from tracking_demo.data import moons as moons_data
 from tracking_demo.errors import ConfigError
 from tracking_demo.tasks import catalog, model_requirements
@@ -153,7 +154,7 @@ def _steps(options: MoonsOptions, session: TrackingSession) -> Outcome:
     signature = infer_signature(example, model.predict(example))
     return Outcome(
         params=selected_params(search.best_params_),
-        metrics={"accuracy": accuracy, "cv_best_score": float(search.best_score_)},
+        metrics={"test_accuracy": accuracy, "cv_best_score": float(search.best_score_)},
         figures={"decision_boundary.png": decision_boundary_figure(model, data.train, data.test)},
         model=ModelToLog(
             lambda path: mlflow.sklearn.save_model(
@@ -164,7 +165,7 @@ def _steps(options: MoonsOptions, session: TrackingSession) -> Outcome:
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
                 pip_requirements=model_requirements.sklearn_model(),
             ),
-            {"accuracy": f"{accuracy:.4f}"},
+            {"test_accuracy": registry.format_metric_tag(accuracy)},
         ),
         selected=dict(search.best_params_),
     )

@@ -113,7 +113,10 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     candidate_value = score_version(candidate, examples, metric)
     champion_value = score_version(champion, examples, metric) if champion else None
 
-    with session.run(tags={tags.TASK: catalog.PROMOTE.name, "model": options.name}) as run:
+    with session.run(
+        tags={tags.TASK: catalog.PROMOTE.name, "model": options.name},
+        name_prefix=catalog.PROMOTE.run_prefix,
+    ) as run:
         session.log_params(
             {
                 "model": options.name,
@@ -151,7 +154,10 @@ def promote(options: PromotionOptions, session: TrackingSession) -> PromotionRes
     if promoted:
         moved_by = registry.set_champion(client, options.name, candidate.version)
         client.set_model_version_tag(
-            options.name, candidate.version, f"heldout_{metric.name}", f"{candidate_value:.6f}"
+            options.name,
+            candidate.version,
+            f"heldout_{metric.name}",
+            registry.format_metric_tag(candidate_value),
         )
         result = replace(result, mechanism=moved_by)
     return result

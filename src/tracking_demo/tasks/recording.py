@@ -80,9 +80,11 @@ def run_task(
     *,
     params: Mapping[str, Any] | None = None,
     register_as: str | None = None,
+    run_prefix: str | None = None,
 ) -> TaskResult:
-    """Run `steps` inside one MLflow run of `task`; a failure leaves the run FAILED."""
-    with session.run(tags={tags.TASK: task.name}) as run:
+    """Run `steps` inside one MLflow run of `task` named after it (`run_prefix` overrides the
+    task's, e.g. for LeNet); a failure leaves the run FAILED."""
+    with session.run(tags={tags.TASK: task.name}, name_prefix=run_prefix or task.run_prefix) as run:
         if params:
             session.log_params(params)
         return record(session, run.run_id, task, steps(session), register_as)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shutil
-import subprocess
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,9 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NOTE
 
 from tracking_demo import __version__
 from tracking_demo.errors import ConfigError, TrackingIncompleteError
+from tracking_demo.tracking import context as run_context
 from tracking_demo.tracking import tags as run_tags
+from tracking_demo.tracking import values
 from tracking_demo.tracking.delivery import dataset_record
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
 from tracking_demo.tracking.records import ModelRecord, RegistrationRecord
@@ -46,28 +48,10 @@ MAX_TAG_LENGTH = 5000
 INTEGER_COLUMN_HINT = "Hint: Inferred schema contains integer column"
 
 
-def git_commit(cwd: Path | None = None) -> str | None:
-    """The commit of the working tree the command runs from, when there is one."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def model_context_tags() -> dict[str, str]:
     """The tags MLflow's run-context providers give a logged model (user, source, git), as
     `mlflow.<flavor>.log_model` resolves them in the process that trains it."""
-    from mlflow.tracking.context.registry import resolve_tags
-
-    return {key: str(value) for key, value in resolve_tags().items()}
+    return run_context.run_context_tags()
 
 
 def local_file_source(path: Path) -> Any:
@@ -89,6 +73,8 @@ class RunHandle:
 
     run_id: str
     experiment_id: str
+    # MLflow's context tags the run still lacks (a run created elsewhere), logged with ours.
+    context_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class TrackingSession:
@@ -129,14 +115,18 @@ class TrackingSession:
         return self._run_logger
 
     @contextmanager
-    def run(self, tags: Mapping[str, str] | None = None) -> Iterator[RunHandle]:
+    def run(
+        self, tags: Mapping[str, str] | None = None, name_prefix: str | None = None
+    ) -> Iterator[RunHandle]:
         """A run that ends FINISHED, or FAILED with the error logged; the error then re-raises;
         KILLED when the task stopped it on purpose (`stop_run`).
 
-        If the server has not acknowledged everything within the flush timeout, the records
-        stay in the run's log and `TrackingIncompleteError` names the command that finishes it.
+        A new run is named `name_prefix-xxxx` (`settings.run_name` wins); a run created for us
+        (an Azure ML job's) keeps its name. If the server has not acknowledged everything within
+        the flush timeout, the records stay in the run's log and `TrackingIncompleteError` names
+        the command that finishes it.
         """
-        handle = self._start_run()
+        handle = self._start_run(name_prefix)
         self._stopped = False
         self._run_logger = RunLogger(
             self.client,
@@ -145,7 +135,14 @@ class TrackingSession:
             self.logger_options,
         )
         try:
-            self.set_tags({**self.default_tags(), **self.settings.extra_tags, **(tags or {})})
+            self.set_tags(
+                {
+                    **handle.context_tags,
+                    **self.default_tags(),
+                    **self.settings.extra_tags,
+                    **(tags or {}),
+                }
+            )
             yield handle
         except BaseException as error:
             self._record_failure(error)
@@ -156,18 +153,29 @@ class TrackingSession:
         if not self._close("KILLED" if self._stopped else "FINISHED"):
             raise TrackingIncompleteError(self._incomplete_message())
 
-    def _start_run(self) -> RunHandle:
-        if self.settings.run_id is not None:  # a run created for us (Azure ML job)
+    def _start_run(self, name_prefix: str | None) -> RunHandle:
+        context = run_context.run_context_tags()
+        if self.settings.run_id is not None:  # a run created for us (Azure ML job, sweep trial)
             existing = self.client.get_run(self.settings.run_id)
-            return RunHandle(existing.info.run_id, existing.info.experiment_id)
+            missing = run_context.missing_from(existing.data.tags, context)
+            return RunHandle(existing.info.run_id, existing.info.experiment_id, missing)
         experiment = self.client.get_experiment_by_name(self.settings.experiment)
         experiment_id = (
             experiment.experiment_id
             if experiment is not None
             else self.client.create_experiment(self.settings.experiment)
         )
-        created = self.client.create_run(experiment_id, run_name=self.settings.run_name)
+        created = self.client.create_run(
+            experiment_id, run_name=self.run_name(name_prefix), tags=context
+        )
         return RunHandle(created.info.run_id, experiment_id)
+
+    def run_name(self, prefix: str | None) -> str | None:
+        """`settings.run_name`, else `prefix` and four random hex digits (`moons-rf-3f2a`), else
+        None: MLflow's own random name."""
+        if self.settings.run_name:
+            return self.settings.run_name
+        return f"{prefix}-{secrets.token_hex(2)}" if prefix else None
 
     def _close(self, status: str) -> bool:
         run_logger = self.run_logger
@@ -190,11 +198,8 @@ class TrackingSession:
 
     @staticmethod
     def default_tags() -> dict[str, str]:
-        tags = {run_tags.VERSION: __version__}
-        commit = git_commit()
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-        return tags
+        """Ours; MLflow's context tags (user, source, git) are set when the run is created."""
+        return {run_tags.VERSION: __version__}
 
     def _record_failure(self, error: BaseException) -> None:
         """Best effort: the failure must not be hidden by a second failure while recording it."""
@@ -217,10 +222,12 @@ class TrackingSession:
     # --- what tasks log ------------------------------------------------------------------------
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        self.run_logger.log_metrics(metrics, step)
+        """Numbers as computed, less representation noise (`values.without_float_noise`)."""
+        clean = {key: values.without_float_noise(value) for key, value in metrics.items()}
+        self.run_logger.log_metrics(clean, step)
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
-        self.run_logger.log_metric(key, value, step)
+        self.run_logger.log_metric(key, values.without_float_noise(value), step)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self.run_logger.log_params(params)
