@@ -112,3 +112,17 @@ def test_installed_package_has_no_git_tags(tmp_path: Path) -> None:
     source.parent.mkdir(parents=True)
     source.write_text("")
     assert context.package_git_tags(str(source)) == {}
+
+
+def test_experiments_open_on_model_training_in_the_ui(mlflow_server) -> None:  # type: ignore[no-untyped-def]
+    """MLflow 3's UI shows an experiment's runs and models (not its GenAI pages) when the
+    experiment is marked as model training: new experiments are, and older ones get marked."""
+    client = MlflowClient(mlflow_server.uri)
+    older = client.create_experiment("made-before-the-kind-tag")
+    for name in ("new-experiment-kind", "made-before-the-kind-tag"):
+        with _session(mlflow_server, name).run(name_prefix="moons-rf"):
+            pass
+        experiment = client.get_experiment_by_name(name)
+        assert experiment is not None
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert client.get_experiment_by_name("made-before-the-kind-tag").experiment_id == older  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NOTE
 
@@ -46,6 +47,10 @@ logger = logging.getLogger(__name__)
 ERROR_ARTIFACT = "error.txt"
 MAX_TAG_LENGTH = 5000
 INTEGER_COLUMN_HINT = "Hint: Inferred schema contains integer column"
+# MLflow 3's UI opens an experiment on its GenAI pages (traces, evaluation runs) unless this tag
+# says the experiment trains models; then runs, charts and models are what it shows first.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 
 
 def model_context_tags() -> dict[str, str]:
@@ -159,12 +164,7 @@ class TrackingSession:
             existing = self.client.get_run(self.settings.run_id)
             missing = run_context.missing_from(existing.data.tags, context)
             return RunHandle(existing.info.run_id, existing.info.experiment_id, missing)
-        experiment = self.client.get_experiment_by_name(self.settings.experiment)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment is not None
-            else self.client.create_experiment(self.settings.experiment)
-        )
+        experiment_id = self._experiment_id()
         created = self.client.create_run(
             experiment_id, run_name=self.run_name(name_prefix), tags=context
         )
@@ -176,6 +176,19 @@ class TrackingSession:
         if self.settings.run_name:
             return self.settings.run_name
         return f"{prefix}-{secrets.token_hex(2)}" if prefix else None
+
+    def _experiment_id(self) -> str:
+        """The experiment's id, created or marked as model training (`EXPERIMENT_KIND`)."""
+        kind = {EXPERIMENT_KIND: MODEL_TRAINING}
+        experiment = self.client.get_experiment_by_name(self.settings.experiment)
+        if experiment is None:
+            return self.client.create_experiment(self.settings.experiment, tags=kind)
+        if EXPERIMENT_KIND not in experiment.tags:
+            try:
+                self.client.set_experiment_tag(experiment.experiment_id, *kind.popitem())
+            except MlflowException:  # a server that refuses it only shows the GenAI view
+                logger.debug("could not mark experiment %s", experiment.name, exc_info=True)
+        return experiment.experiment_id
 
     def _close(self, status: str) -> bool:
         run_logger = self.run_logger
