@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from tracking_demo import evaluation, registry
 from tracking_demo.cli.main import cli
-from tracking_demo.tracking.values import seconds, without_float_noise
+from tracking_demo.tracking.values import metric_value, seconds, without_float_noise
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,9 @@ def test_non_finite_values_stay() -> None:
 
 def test_timings_keep_milliseconds() -> None:
     assert seconds(61.05737959800001) == 61.057
+    assert metric_value("sweep_wall_time_s", 58.008528241) == 58.009  # any duration, by its name
+    assert metric_value("cv_best_score", 0.9560000000000001) == 0.956
+    assert metric_value("epoch_time_s", float("nan")) != metric_value("epoch_time_s", 0.0)
 
 
 @pytest.mark.parametrize(

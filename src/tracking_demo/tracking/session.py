@@ -235,12 +235,13 @@ class TrackingSession:
     # --- what tasks log ------------------------------------------------------------------------
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
-        """Numbers as computed, less representation noise (`values.without_float_noise`)."""
-        clean = {key: values.without_float_noise(value) for key, value in metrics.items()}
+        """Numbers as computed, less representation noise; durations (`*_s`) to the millisecond
+        (`values.metric_value`)."""
+        clean = {key: values.metric_value(key, value) for key, value in metrics.items()}
         self.run_logger.log_metrics(clean, step)
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
-        self.run_logger.log_metric(key, values.without_float_noise(value), step)
+        self.run_logger.log_metric(key, values.metric_value(key, value), step)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self.run_logger.log_params(params)

@@ -35,3 +35,11 @@ def without_float_noise(value: float) -> float:
 def seconds(elapsed: float) -> float:
     """A duration to the millisecond: what a timer measures beyond it is noise, not signal."""
     return round(float(elapsed), 3)
+
+
+def metric_value(key: str, value: float) -> float:
+    """What the session logs for metric `key`: a duration (named `*_s`, rule 7) to the
+    millisecond, any other value without representation noise."""
+    if key.endswith("_s") and math.isfinite(value):
+        return seconds(value)
+    return without_float_noise(value)
