@@ -5,7 +5,9 @@
 # keeps the entrypoint) runs unchanged, so the entrypoint never gets in a job's way.
 #
 # The subcommands are listed rather than guessed from PATH because `sync` is also coreutils'
-# sync; tests/image checks this list against tracking-demo's own commands.
+# sync; tests/image checks this list against tracking-demo's own commands. `tensorboard` is the
+# one left out: it stays TensorBoard's own program (installed in the image), so
+# `docker run IMAGE tensorboard --logdir ...` works; ours is `tracking-demo tensorboard RUN`.
 set -eu
 
 case "${1:-}" in

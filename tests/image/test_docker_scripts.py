@@ -72,9 +72,14 @@ def _entrypoint_commands(docker_dir: Path) -> set[str]:
     return set(line.group(1).split("|"))
 
 
+# Subcommands named like a program the image also has, which keeps that name (the script says why).
+PROGRAMS_KEPT = {"tensorboard"}
+
+
 def test_entrypoint_knows_every_tracking_demo_command(docker_dir: Path) -> None:
     """A new subcommand missing here would run as a program of that name instead."""
-    assert _entrypoint_commands(docker_dir) == set(cli.cli.commands)
+    assert set(cli.cli.commands) >= PROGRAMS_KEPT
+    assert _entrypoint_commands(docker_dir) == set(cli.cli.commands) - PROGRAMS_KEPT
 
 
 @pytest.fixture
