@@ -237,12 +237,17 @@ TAG_SIGNIFICANT_DIGITS = 6
 V = TypeVar("V")
 
 
+CURRENT_METRIC_NAMES: dict[str, str] = {old: new for new, old in LEGACY_METRIC_NAMES.items()}
+
+
 def recorded(values: Mapping[str, V], name: str) -> V | None:
-    """`values[name]`, else the value under the name it had before the convention."""
+    """`values[name]`, else the same measure under its other name: a new name reads a version or
+    run from before the convention, an old name (`--best-by accuracy`, a user's script) a new one.
+    """
     if name in values:
         return values[name]
-    legacy = LEGACY_METRIC_NAMES.get(name)
-    return values.get(legacy) if legacy is not None else None
+    other = LEGACY_METRIC_NAMES.get(name) or CURRENT_METRIC_NAMES.get(name)
+    return values.get(other) if other is not None else None
 
 
 def format_metric_tag(value: float) -> str:

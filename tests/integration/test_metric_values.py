@@ -54,6 +54,10 @@ def test_version_tags_are_formatted_one_way(value: float, tag: str) -> None:
 def test_old_names_are_read_where_the_new_one_is_missing() -> None:
     assert registry.recorded({"MAE": 1.0, "test_mae": 2.0}, "test_mae") == 2.0
     assert registry.recorded({"MAE": 1.0}, "test_mae") == 1.0
+    # and the old name, as a user's script or `--best-by accuracy` asks, reads a new version
+    assert registry.recorded({"test_accuracy": 0.9}, "accuracy") == 0.9
+    assert registry.recorded({"best_val_accuracy": 0.9}, "val_accuracy") == 0.9
+    assert registry.recorded({"loss": 0.9}, "test_loss") is None
     assert registry.recorded({"accuracy": 0.9}, "test_accuracy") == 0.9
     assert registry.recorded({"accuracy": 0.9}, "cv_best_score") is None
 
