@@ -40,21 +40,6 @@ SORTED_BY_NAME = "orderByKey=tags.%60mlflow.runName%60&orderByAsc=true"
 # Milliseconds of page time Chromium grants the single-page app to fetch and draw before the
 # picture is taken: MLflow's UI loads its data after the first paint.
 VIRTUAL_TIME_BUDGET_MS = 15000
-# Every combination once (4 trials, one at a time); lr 1e-5 barely learns, so once a lr 0.01
-# trial has reported, the bandit policy (slack 10%, every epoch) stops the lr 1e-5 ones.
-# The same space as tests/integration/test_housing_sweep.py.
-SWEEP_SPACE = """\
-parameters:
-  learning_rate: {choice: [0.01, 0.00001]}
-  epochs: {choice: [3, 4]}
-  batch_size: {choice: [50]}
-  first_layer_units: {choice: [8]}
-  second_layer_units: {choice: [4]}
-primary_metric: {name: val_mae, goal: minimize}
-early_termination: {policy: bandit, slack_factor: 0.1, evaluation_interval: 1, delay_evaluation: 0}
-max_trials: 4
-max_concurrent: 1
-"""
 
 
 @dataclass(frozen=True)
@@ -206,6 +191,8 @@ def _tracking_demo(*args: str, env: Mapping[str, str], cwd: Path) -> None:
 
 def train(uri: str, server_dir: Path, root: Path, env: Mapping[str, str]) -> None:
     """The runs the pages show, made as a user makes them."""
+    from tracking_demo.sweep import space as search_space
+
     _tracking_demo(
         "quickstart",
         *("--data-dir", str(server_dir), "--port", uri.rsplit(":", 1)[1]),
@@ -213,7 +200,7 @@ def train(uri: str, server_dir: Path, root: Path, env: Mapping[str, str]) -> Non
         cwd=root,
     )
     space = root / "space.yaml"
-    space.write_text(SWEEP_SPACE)
+    space.write_text(search_space.packaged_space_text(search_space.QUICK_SPACE_RESOURCE))
     housing = root / "housing"
     _tracking_demo(
         "data", "housing", "--out", str(housing), "--rows", str(HOUSING_ROWS), env=env, cwd=root

@@ -32,20 +32,9 @@ from tracking_demo.tracking.settings import TrackingSettings
 
 pytestmark = pytest.mark.integration
 REGISTERED = "housing-sweep-best-it"
-# Every combination runs once (4 of them); lr 1e-5 barely moves from the mean price, so once a
-# lr 0.01 trial has reported, the bandit (slack 10%, every epoch) must stop the lr 1e-5 trials.
-SPACE = """
-parameters:
-  learning_rate: {choice: [0.01, 0.00001]}
-  epochs: {choice: [3, 4]}
-  batch_size: {choice: [50]}
-  first_layer_units: {choice: [8]}
-  second_layer_units: {choice: [4]}
-primary_metric: {name: val_mae, goal: minimize}
-early_termination: {policy: bandit, slack_factor: 0.1, evaluation_interval: 1, delay_evaluation: 0}
-max_trials: 4
-max_concurrent: 1
-"""
+# The quick sweep file: every combination once (4 trials); lr 1e-5 barely moves from the mean
+# price, so once a lr 0.01 trial has reported, the bandit must stop the lr 1e-5 trials.
+SPACE = search_space.packaged_space_text(search_space.QUICK_SPACE_RESOURCE)
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,8 @@ def sweep_options(func: Callable[..., R]) -> Callable[..., R]:
     "--space",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Sweep file (YAML/JSON): parameters, primary metric, early termination, budget "
-    "[default: the tutorial's, tracking_demo/tasks/housing_sweep.yaml].",
+    "[default: the tutorial's, tracking_demo/sweep/housing_sweep.yaml; quick_sweep.yaml "
+    "beside it shows a stopped trial in a minute].",
 )
 @click.option("--max-trials", type=click.IntRange(min=1), help="[default: the file's, 8]")
 @click.option(

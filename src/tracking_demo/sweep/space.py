@@ -33,6 +33,8 @@ TOP_LEVEL_KEYS = (
 )
 POLICY_KEYS = ("policy", "slack_factor", "slack_amount", "evaluation_interval", "delay_evaluation")
 DEFAULT_SPACE_RESOURCE = "housing_sweep.yaml"
+# Four trials in about a minute on a small file, two of them stopped by the policy.
+QUICK_SPACE_RESOURCE = "quick_sweep.yaml"
 # Draws tried before a discrete space is declared exhausted (duplicate trials waste compute).
 MAX_DRAWS_PER_TRIAL = 1000
 
@@ -164,14 +166,15 @@ def cli_flag(name: str) -> str:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def default_space_text() -> str:
-    return resources.files("tracking_demo.sweep").joinpath(DEFAULT_SPACE_RESOURCE).read_text()
+def packaged_space_text(resource: str = DEFAULT_SPACE_RESOURCE) -> str:
+    """A sweep file shipped with the package (the tutorial's, or the quick demonstration)."""
+    return resources.files("tracking_demo.sweep").joinpath(resource).read_text()
 
 
 def load(path: Path | None, tunable: Mapping[str, type]) -> SweepSpec:
     """Read and validate a sweep file (YAML or JSON); None reads the packaged default."""
     if path is None:
-        return parse(default_space_text(), f"(default) {DEFAULT_SPACE_RESOURCE}", tunable)
+        return parse(packaged_space_text(), f"(default) {DEFAULT_SPACE_RESOURCE}", tunable)
     if not path.is_file():
         raise ConfigError(f"{path}: sweep file not found")
     return parse(path.read_text(encoding="utf-8"), str(path), tunable)
