@@ -130,7 +130,7 @@ def fit_logreg(
 
 
 def train_logreg(options: LogregOptions, session: TrackingSession) -> TaskResult:
-    """Scaled pixels into LogisticRegression; accuracy, confusion matrix, portable model."""
+    """Scaled pixels into LogisticRegression; test accuracy, confusion matrix, the model."""
     if options.max_iter < 1 or options.c <= 0:
         raise ConfigError("--max-iter must be at least 1 and --c above 0")
     asked = {"model_kind": "logreg", "max_iter": options.max_iter, "C": options.c}

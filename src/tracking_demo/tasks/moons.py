@@ -1,4 +1,4 @@
-"""Two moons: RandomForest grid search, test accuracy, decision boundary, portable model."""
+"""Two moons: RandomForest grid search, test accuracy, decision boundary, the model."""
 
 from __future__ import annotations
 
