@@ -53,12 +53,6 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 
 
-def model_context_tags() -> dict[str, str]:
-    """The tags MLflow's run-context providers give a logged model (user, source, git), as
-    `mlflow.<flavor>.log_model` resolves them in the process that trains it."""
-    return run_context.run_context_tags()
-
-
 def local_file_source(path: Path) -> Any:
     """An `mlflow.data` source for a local file, without MLflow's "ambiguous source" warning.
 
@@ -313,7 +307,7 @@ class TrackingSession:
                 **{key: str(value) for key, value in (params or {}).items()},
                 **run_logger.params,
             },
-            tags=model_context_tags(),
+            tags=run_context.run_context_tags(),  # what `log_model` tags a logged model with
             linked_metrics=tuple(linked_metrics),
         )
         run_logger.log_record(record)
