@@ -75,14 +75,20 @@ def server_start(
     timeout: float,
 ) -> None:
     """Start the server in the background and wait until /health answers."""
+    from tracking_demo.cli.secret_files import read_secret_file
     from tracking_demo.server.auth import insecure_warning, resolve_credentials
     from tracking_demo.server.local import LocalServer
 
+    password_from_file = (
+        None
+        if admin_password_file is None
+        else read_secret_file(admin_password_file, "--admin-password-file")
+    )
     admin = resolve_credentials(
         host,
         auth=auth,
         insecure_no_auth=insecure_no_auth,
-        password_file=admin_password_file,
+        password_from_file=password_from_file,
         username=admin_username,
         environ=os.environ,
     )

@@ -2,13 +2,13 @@
 and the variables that turn on MLflow's own basic-auth app.
 
 A server bound to anything but loopback serves runs and the registry to the network, so it
-starts only with MLflow's basic auth or an explicit `--insecure-no-auth`. The admin password is
-read from `$TRACKING_DEMO_ADMIN_PASSWORD` or a file, never from the command line (`ps` shows
-that to every user) and never written anywhere: MLflow reads its admin password only from the
-`basic_auth.ini` it is pointed at, so the ini written here holds a random placeholder and the
-app (`server.app`) creates or updates the admin from the environment before MLflow's
-`create_app` runs (which then finds the admin and leaves it alone). This module imports no
-MLflow: `server start` decides before anything heavy is loaded.
+starts only with MLflow's basic auth or an explicit `--insecure-no-auth`. The admin password
+comes from `$TRACKING_DEMO_ADMIN_PASSWORD` or a file the CLI reads, never from the command line
+(`ps` shows that to every user) and is never written anywhere: MLflow reads the admin password
+only from the `basic_auth.ini` it is pointed at, so the ini written here holds a random
+placeholder, and the app (`server.app`) creates or updates the admin from the environment
+before MLflow's `create_app` runs (which then finds the admin and leaves it alone). This module
+imports no MLflow: `server start` decides before anything heavy is loaded.
 """
 
 from __future__ import annotations
@@ -58,24 +58,8 @@ class AdminCredentials:
     password: str = field(repr=False)
 
 
-def password_from_bytes(raw: bytes, source: str) -> str:
-    """The password a file holds: UTF-8, one line, its line ending dropped; a ConfigError naming
-    `source` when it is not one. Spaces inside and around it are kept (they may be part of it)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{source}: the admin password is not UTF-8 text") from error
-    if text.endswith("\r\n"):
-        text = text[:-2]
-    elif text.endswith("\n"):
-        text = text[:-1]
-    return checked_password(text, source)
-
-
 def checked_password(password: str, source: str) -> str:
     """`password` if MLflow will accept it as the admin's, else a ConfigError naming `source`."""
-    if any(character in password for character in "\r\n\x00"):
-        raise ConfigError(f"{source}: the admin password must be one line of text")
     if not password.strip():
         raise ConfigError(f"{source}: the admin password is empty")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -86,22 +70,12 @@ def checked_password(password: str, source: str) -> str:
     return password
 
 
-def read_password_file(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(
-            f"--admin-password-file {path}: cannot be read ({error.strerror or error})"
-        ) from error
-    return password_from_bytes(raw, f"--admin-password-file {path}")
-
-
 def resolve_credentials(
     host: str,
     *,
     auth: bool,
     insecure_no_auth: bool,
-    password_file: Path | None,
+    password_from_file: str | None,
     username: str,
     environ: Mapping[str, str],
 ) -> AdminCredentials | None:
@@ -109,7 +83,7 @@ def resolve_credentials(
 
     Authentication is on with `--auth` or `--admin-password-file`; a host that is not loopback
     needs it, or an explicit `--insecure-no-auth`. Refused: one line naming both ways out."""
-    wanted = auth or password_file is not None
+    wanted = auth or password_from_file is not None
     if wanted and insecure_no_auth:
         raise ConfigError("--insecure-no-auth cannot be combined with --auth/--admin-password-file")
     if not wanted:
@@ -123,8 +97,10 @@ def resolve_credentials(
         return None
     if not username.strip() or ":" in username:
         raise ConfigError(f"--admin-username '{username}': expected a name without ':'")
-    if password_file is not None:
-        return AdminCredentials(username, read_password_file(password_file))
+    if password_from_file is not None:
+        return AdminCredentials(
+            username, checked_password(password_from_file, "--admin-password-file")
+        )
     from_env = environ.get(ADMIN_PASSWORD_VARIABLE)
     if from_env is None:
         raise ConfigError(
