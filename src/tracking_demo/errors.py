@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -27,6 +28,46 @@ class TrackingUnavailableError(TrackingDemoError):
 
 class ServerError(TrackingDemoError):
     """The local MLflow server could not be started, found or stopped."""
+
+
+class CredentialsRefusedError(TrackingUnavailableError):
+    """The tracking server refused this client's credentials (HTTP 401/403): nothing a retry
+    changes, nothing wrong with the records; the message names the variables to set."""
+
+
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+REFUSED_CREDENTIAL_STATUSES = {"UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403}
+
+
+def credentials_refused_line(status: int, environ: dict[str, str] | None = None) -> str:
+    """One line for a 401/403 from the tracking server, naming MLflow's own variables."""
+    environ = dict(os.environ) if environ is None else environ
+    username, password = (environ.get(name) for name in CREDENTIAL_VARIABLES)
+    if status == 401 and not (username and password):
+        what = "asks for a user and password (HTTP 401)"
+    elif status == 401:
+        what = f"refused the password of MLFLOW_TRACKING_USERNAME={username} (HTTP 401)"
+    else:
+        what = f"does not let {username or 'this client'} do this (HTTP 403)"
+    return (
+        f"the tracking server {what}: set {CREDENTIAL_VARIABLES[0]} and "
+        f"{CREDENTIAL_VARIABLES[1]} to an account of it (for `tracking-demo server start --auth`: "
+        "its admin and $TRACKING_DEMO_ADMIN_PASSWORD)"
+    )
+
+
+def refused_credentials_status(error: BaseException) -> int | None:
+    """401 or 403 when `error` is MLflow's client reporting that status (an `MlflowException`,
+    or the `requests.HTTPError` its artifact uploads and downloads raise), else None; asked
+    without importing either, as `mlflow_error_message` is."""
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if exceptions is not None and isinstance(error, exceptions.MlflowException):
+        return REFUSED_CREDENTIAL_STATUSES.get(str(error.error_code))
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(error, requests.HTTPError):
+        status = getattr(error.response, "status_code", None)
+        return status if status in REFUSED_CREDENTIAL_STATUSES.values() else None
+    return None
 
 
 class TrackingIncompleteError(TrackingDemoError):

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from tests.support.cli import run_cli
 from tests.support.endpoint import RunningEndpoint, serve_env, serving
 
+from tracking_demo.cli.serving import KEY_VARIABLE as SERVING_KEY_VARIABLE
 from tracking_demo.data.moons import load
 from tracking_demo.server.processes import find_free_port
 from tracking_demo.tasks.moons import MoonsOptions, train
@@ -222,6 +223,65 @@ def test_generated_key_is_printed_once_and_required(image_model_dir: Path, tmp_p
         assert endpoint.key not in endpoint.log()
 
 
+def test_a_key_from_the_variable_is_in_no_command_line(moons_endpoint: RunningEndpoint) -> None:
+    """The endpoint's key came from $TRACKING_DEMO_SERVING_KEY: `ps` shows it nowhere."""
+    lines = moons_endpoint.command_lines()
+    assert lines, "no process found in the endpoint's group"
+    assert moons_endpoint.key and all(moons_endpoint.key not in line for line in lines)
+
+
+def test_serve_and_predict_read_the_key_from_a_file(
+    image_model_dir: Path, mnist_sample_dir: Path, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "serving.key"
+    with serving(
+        [str(image_model_dir)], tmp_path, key="key-from-a-file-0123", key_file=key_file
+    ) as endpoint:
+        assert all("key-from-a-file-0123" not in line for line in endpoint.command_lines())
+        assert _post(endpoint, {"data": [0.0] * 784}).status_code == 200
+        refused = requests.post(
+            endpoint.url,
+            json={"data": [0.0] * 784},
+            headers={"Authorization": "Bearer key-from-a-file"},
+            timeout=10,
+        )
+        assert refused.status_code == 401
+        assert "Key: as given" in endpoint.output()
+        assert "key-from-a-file-0123" not in endpoint.output() + endpoint.log()
+        answered = run_cli(
+            *("predict", "--endpoint", endpoint.url, "--key-file", str(key_file)),
+            *("--model-kind", "mnist", "--data", str(mnist_sample_dir), "-n", "20"),
+        )
+        assert answered.returncode == 0, answered.stderr
+        assert "accuracy on 20 test examples" in answered.stdout
+
+
+def test_key_file_and_key_together_are_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "serving.key"
+    key_file.write_text("some-key\n")
+    result = _serve_once("--key-file", str(key_file), "--key", "other", str(tmp_path))
+    assert result.returncode == 2
+    assert "give --key-file or --key" in result.stderr
+
+
+def test_an_empty_key_file_is_one_error_line(tmp_path: Path) -> None:
+    key_file = tmp_path / "serving.key"
+    key_file.write_bytes(b"\n")
+    result = run_cli(
+        "predict",
+        "--endpoint",
+        "http://127.0.0.1:1/score",
+        "--key-file",
+        str(key_file),
+        "--model-kind",
+        "moons",
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: --key-file {key_file}: expected a secret, the file is empty"
+    )
+
+
 def _serve_once(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tracking_demo", "serve", *args, "--no-auth", "--port", "1"],
@@ -251,8 +311,8 @@ def test_folder_without_a_model_stops_the_server_with_one_line(tmp_path: Path) -
 
 
 def _predict(endpoint: RunningEndpoint, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    key = ["--key", endpoint.key] if endpoint.key else []
-    return run_cli("predict", "--endpoint", endpoint.url, *key, *args, env=env)
+    key = {SERVING_KEY_VARIABLE: endpoint.key} if endpoint.key else {}
+    return run_cli("predict", "--endpoint", endpoint.url, *args, env={**(env or {}), **key})
 
 
 def test_predict_scores_the_test_set_and_agrees_with_the_run(

@@ -11,7 +11,12 @@ from typing import Any, ClassVar
 
 import click
 
-from tracking_demo.errors import TrackingDemoError, mlflow_error_message
+from tracking_demo.errors import (
+    TrackingDemoError,
+    credentials_refused_line,
+    mlflow_error_message,
+    refused_credentials_status,
+)
 
 ErrorLine = Callable[[Exception], str | None]
 
@@ -21,6 +26,9 @@ def own_error_line(error: Exception) -> str | None:
 
 
 def mlflow_error_line(error: Exception) -> str | None:
+    status = refused_credentials_status(error)
+    if status is not None:
+        return f"error: {credentials_refused_line(status)}"
     message = mlflow_error_message(error)
     return None if message is None else f"tracking server error: {message}"
 

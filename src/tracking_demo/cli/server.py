@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +24,13 @@ def server() -> None:
 
 @server.command("start")
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback (127.0.0.0/8, ::1, localhost) needs "
+    "--auth, or --insecure-no-auth.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
 @click.option(
@@ -31,20 +38,76 @@ def server() -> None:
     is_flag=True,
     help="Answer 404 to MLflow 3's logged-models API, as Azure ML's tracking server does.",
 )
+@click.option(
+    "--auth",
+    is_flag=True,
+    help="MLflow's basic authentication, with the admin password from "
+    "$TRACKING_DEMO_ADMIN_PASSWORD or --admin-password-file (never the command line, which ps "
+    "shows to every user). Clients set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.",
+)
+@click.option(
+    "--admin-username",
+    default="admin",
+    show_default=True,
+    help="The admin user created on the first authenticated start.",
+)
+@click.option(
+    "--admin-password-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose one line is the admin password (implies --auth); each start sets it.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Serve a host off loopback without authentication (warned at every start).",
+)
 @click.option("--timeout", type=float, default=90.0, show_default=True, help="Seconds to wait.")
 def server_start(
-    data_dir: Path, host: str, port: int, workers: int, azure_surface: bool, timeout: float
+    data_dir: Path,
+    host: str,
+    port: int,
+    workers: int,
+    azure_surface: bool,
+    auth: bool,
+    admin_username: str,
+    admin_password_file: Path | None,
+    insecure_no_auth: bool,
+    timeout: float,
 ) -> None:
     """Start the server in the background and wait until /health answers."""
+    from tracking_demo.cli.secret_files import read_secret_file
+    from tracking_demo.server.auth import insecure_warning, resolve_credentials
     from tracking_demo.server.local import LocalServer
 
-    local = LocalServer(data_dir, host, port, workers=workers, azure_surface=azure_surface)
+    password_from_file = (
+        None
+        if admin_password_file is None
+        else read_secret_file(admin_password_file, "--admin-password-file")
+    )
+    admin = resolve_credentials(
+        host,
+        auth=auth,
+        insecure_no_auth=insecure_no_auth,
+        password_from_file=password_from_file,
+        username=admin_username,
+        environ=os.environ,
+    )
+    if admin is None and insecure_no_auth:
+        click.echo(insecure_warning(host), err=True)
+    local = LocalServer(
+        data_dir, host, port, workers=workers, azure_surface=azure_surface, admin=admin
+    )
     started = time.monotonic()
     state = local.start(timeout=timeout)
     click.echo(
         f"MLflow server running at {state.uri} (pid {state.pid}, data in {state.data_dir}, "
         f"ready after {time.monotonic() - started:.1f}s)"
     )
+    if admin is not None:
+        click.echo(
+            f"Basic authentication on (admin '{admin.username}'): clients set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+        )
     click.echo(f"Log: {local.log_path}. Stop it with: tracking-demo server stop")
 
 
@@ -69,6 +132,9 @@ def server_status(data_dir: Path) -> None:
         click.echo(f"no MLflow server running for {data_dir}")
         raise SystemExit(1)
     health = "healthy" if is_healthy(state.uri) else "NOT answering /health"
-    click.echo(f"MLflow server at {state.uri}: pid {state.pid}, {health}, data in {state.data_dir}")
+    auth = "basic auth" if state.auth else "no auth"
+    click.echo(
+        f"MLflow server at {state.uri}: pid {state.pid}, {health}, {auth}, data in {state.data_dir}"
+    )
     if health != "healthy":
         raise SystemExit(1)

@@ -34,6 +34,19 @@ def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, st
     return pinned, registry.run_id_of(client, pinned)
 
 
+def key_from_options(key: str | None, key_file: Path | None) -> str | None:
+    """The key from --key (or its variable) or --key-file; both at once is ambiguous."""
+    from tracking_demo.cli.secret_files import read_secret_file
+
+    if key_file is None:
+        return key
+    if key:
+        raise click.UsageError(
+            f"give --key-file or --key (or ${KEY_VARIABLE}), not both: the file is preferred"
+        )
+    return read_secret_file(key_file, "--key-file")
+
+
 @click.command()
 @click.argument("model", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -42,7 +55,13 @@ def resolve_model(model: str | None, tracking: TrackingOptions) -> tuple[str, st
     "--key",
     envvar=KEY_VARIABLE,
     help=f"Key clients send as 'Authorization: Bearer KEY' [default: ${KEY_VARIABLE}, "
-    "else a new random key, printed once].",
+    "else a new random key, printed once]. Prefer the variable or --key-file: a key on the "
+    "command line shows in ps to every user of this machine.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose one line is the key (kept out of ps, unlike --key).",
 )
 @click.option("--no-auth", is_flag=True, help="Serve without a key (loopback experiments only).")
 @click.option(
@@ -60,6 +79,7 @@ def serve(
     host: str,
     port: int,
     key: str | None,
+    key_file: Path | None,
     no_auth: bool,
     max_body_mb: float,
     tracking: TrackingOptions,
@@ -73,8 +93,9 @@ def serve(
     from tracking_demo.serving.app import EndpointSettings
     from tracking_demo.serving.endpoint import ready_line, run_endpoint
 
+    key = key_from_options(key, key_file)
     if key and no_auth:
-        raise click.UsageError("give --key or --no-auth, not both")
+        raise click.UsageError("give --key/--key-file or --no-auth, not both")
     source, run_id = resolve_model(model, tracking)
     generated = not no_auth and not key
     if generated:
@@ -91,7 +112,7 @@ def serve(
     elif generated:
         click.echo(f"Key: {key}   (send 'Authorization: Bearer KEY'; set ${KEY_VARIABLE} to reuse)")
     else:
-        click.echo("Key: as given (--key or $" + KEY_VARIABLE + ")")
+        click.echo(f"Key: as given (${KEY_VARIABLE}, --key-file or --key)")
     run_endpoint(settings, host, port, on_ready=lambda state: click.echo(ready_line(state)))
 
 
@@ -102,7 +123,17 @@ def serve(
     help="Scoring URI: http://127.0.0.1:8000/score (serve), an ACI service's, or a managed "
     "endpoint's https://ENDPOINT.REGION.inference.ml.azure.com/score.",
 )
-@click.option("--key", envvar=KEY_VARIABLE, help=f"Endpoint key [default: ${KEY_VARIABLE}].")
+@click.option(
+    "--key",
+    envvar=KEY_VARIABLE,
+    help=f"Endpoint key [default: ${KEY_VARIABLE}]. Prefer the variable or --key-file: a key on "
+    "the command line shows in ps to every user of this machine.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File whose one line is the endpoint key (kept out of ps, unlike --key).",
+)
 @click.option(
     "--deployment",
     help="Managed endpoint: score on this deployment whatever the traffic split "
@@ -151,6 +182,7 @@ def serve(
 def predict(
     endpoint: str,
     key: str | None,
+    key_file: Path | None,
     deployment: str | None,
     model_kind: str,
     data_dir: Path | None,
@@ -170,6 +202,7 @@ def predict(
     from tracking_demo import evaluation, registry
     from tracking_demo.serving import client
 
+    key = key_from_options(key, key_file)
     if run_id and model_ref:
         raise click.UsageError("give --run-id or --model, not both")
     if model_ref:

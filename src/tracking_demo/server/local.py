@@ -25,6 +25,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tracking_demo.errors import ServerError
+from tracking_demo.server.auth import (
+    ADMIN_PASSWORD_VARIABLE,
+    ADMIN_USERNAME_VARIABLE,
+    AUTH_CONFIG_VARIABLE,
+    AdminCredentials,
+    client_credentials,
+    require_auth_support,
+    server_environment,
+)
 from tracking_demo.server.processes import (
     LOOPBACK,
     PROBE_TIMEOUT_S,
@@ -65,6 +74,7 @@ class ServerState:
     port: int
     data_dir: str
     azure_surface: bool = False
+    auth: bool = False
 
     @property
     def uri(self) -> str:
@@ -72,8 +82,9 @@ class ServerState:
 
 
 def is_healthy(uri: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True when an MLflow server answers `GET /health` at `uri`."""
-    return answers(f"{uri.rstrip('/')}/health", timeout)
+    """True when an MLflow server answers `GET /health` at `uri` (unauthenticated in MLflow's
+    basic-auth app; the client's credentials are sent all the same, as MLflow's client would)."""
+    return answers(f"{uri.rstrip('/')}/health", timeout, auth=client_credentials())
 
 
 def mlflow_package_dir() -> Path:
@@ -113,12 +124,14 @@ class LocalServer:
         port: int = DEFAULT_PORT,
         workers: int = 1,
         azure_surface: bool = False,
+        admin: AdminCredentials | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.host = host
         self.port = port
         self.workers = workers
         self.azure_surface = azure_surface
+        self.admin = admin
         self._process: subprocess.Popen[bytes] | None = None
         self._launched_at = 0.0
 
@@ -189,6 +202,13 @@ class LocalServer:
             SERVER_KIND_VARIABLE: "uvicorn",
         }
 
+    def auth_environment(self) -> dict[str, str]:
+        """MLflow's basic-auth app and its admin (server/auth.py); nothing without an admin. The
+        password travels in the environment, never in the command line `ps` shows."""
+        if self.admin is None:
+            return {}
+        return server_environment(self.data_dir, self.admin, os.environ)
+
     def prepare_database(self) -> None:
         """WAL journal: with the app's `synchronous=NORMAL`, commits skip the fsync."""
         use_wal_journal(self.data_dir / "mlflow.db")
@@ -204,8 +224,16 @@ class LocalServer:
         caller can prepare its own work meanwhile; `wait_healthy` then waits for `/health`.
         A healthy server of this folder is reused."""
         _ensure_writable(self.data_dir)
+        if self.admin is not None:
+            require_auth_support()
         running = self.read_state()
         if running is not None and is_healthy(running.uri):
+            if running.auth != (self.admin is not None):
+                raise ServerError(
+                    f"the server of {self.data_dir} already runs at {running.uri} "
+                    f"{'with' if running.auth else 'without'} authentication; stop it first "
+                    "with `tracking-demo server stop`"
+                )
             logger.info("server for %s already running at %s", self.data_dir, running.uri)
             return running
         if not port_is_free(self.host, self.port):
@@ -216,7 +244,10 @@ class LocalServer:
                 + (f" or use it with --tracking-uri {self.uri}" if what.endswith("server") else "")
             )
         self.prepare_database()
-        env = {**os.environ, **self.environment()}
+        env = {**os.environ, **self.environment(), **self.auth_environment()}
+        if self.admin is None:  # a user's own MLflow ini must not turn auth on unasked
+            for name in (AUTH_CONFIG_VARIABLE, ADMIN_USERNAME_VARIABLE, ADMIN_PASSWORD_VARIABLE):
+                env.pop(name, None)
         # MLflow's job runner (GenAI scoring, trace archival) is not started: it would add eight
         # processes and ~500 MiB that tracking does not use; the app is told so too.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
@@ -229,6 +260,7 @@ class LocalServer:
             port=self.port,
             data_dir=str(self.data_dir),
             azure_surface=self.azure_surface,
+            auth=self.admin is not None,
         )
         self.state_path.write_text(json.dumps(asdict(state), indent=2))
         self._launched_at = time.monotonic()

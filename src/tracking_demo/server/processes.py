@@ -55,12 +55,14 @@ def start_group(
         )
 
 
-def answers(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True when `GET url` answers 200 (a health or readiness route)."""
+def answers(
+    url: str, timeout: float = PROBE_TIMEOUT_S, auth: tuple[str, str] | None = None
+) -> bool:
+    """True when `GET url` answers 200 (a health or readiness route); `auth`: basic auth."""
     import requests  # here, not at the top: `tracking-demo server status` starts without it
 
     try:
-        response = requests.get(url, timeout=timeout)
+        response = requests.get(url, timeout=timeout, auth=auth)
     except requests.RequestException:
         return False
     return response.status_code == 200

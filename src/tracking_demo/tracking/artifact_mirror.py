@@ -22,6 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from tracking_demo.errors import (
+    CredentialsRefusedError,
+    credentials_refused_line,
+    refused_credentials_status,
+)
+
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
 
@@ -128,6 +134,9 @@ def follow_while_active(
             status = run_status()
             updated = mirror.refresh()
         except (MlflowException, requests.RequestException, OSError) as error:
+            refused = refused_credentials_status(error)
+            if refused is not None:  # a retry cannot change that answer
+                raise CredentialsRefusedError(credentials_refused_line(refused)) from error
             logger.warning("could not refresh %s (%s); retrying", mirror.destination, error)
         else:
             if updated:

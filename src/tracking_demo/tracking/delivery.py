@@ -27,6 +27,11 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 
+from tracking_demo.errors import (
+    CredentialsRefusedError,
+    credentials_refused_line,
+    refused_credentials_status,
+)
 from tracking_demo.tracking.logged_model import deliver_logged_model
 from tracking_demo.tracking.records import (
     ArtifactRecord,
@@ -186,7 +191,8 @@ class Delivery:
     _modes: ModelModes = field(default_factory=lambda: ModelModes())
 
     def deliver(self, operation: Operation, uncertain: bool = False) -> list[Rejection]:
-        """Deliver, isolating records the server refuses; raises TransientDeliveryError.
+        """Deliver, isolating records the server refuses; raises TransientDeliveryError, or
+        CredentialsRefusedError when the server refuses this client (HTTP 401/403).
 
         `uncertain` says an earlier attempt may have reached the server: metrics then are
         checked against the server's history so a replay stores no duplicate.
@@ -208,6 +214,9 @@ class Delivery:
         try:
             self._call(operation, uncertain)
         except Exception as error:
+            status = refused_credentials_status(error)
+            if status is not None:  # the client is refused, not the records: keep them all
+                raise CredentialsRefusedError(credentials_refused_line(status)) from error
             message = error.message if isinstance(error, MlflowException) else str(error)
             if is_transient(error):
                 raise TransientDeliveryError(message) from error
@@ -322,7 +331,7 @@ class ModelModes:
             try:
                 self.found = has_logged_models(client, experiment_id)
             except MlflowException as error:
-                if is_transient(error):
+                if is_transient(error) or refused_credentials_status(error) is not None:
                     raise
                 logger.warning(
                     "the tracking server refused the logged-models check (%s); models of run "

@@ -32,7 +32,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from tracking_demo.errors import ConfigError, TrackingDemoError
+from tracking_demo.errors import ConfigError, CredentialsRefusedError, TrackingDemoError
 from tracking_demo.tracking.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
 from tracking_demo.tracking.records import (
     ArtifactRecord,
@@ -95,6 +95,7 @@ class RunLogger:
         self._rejections: list[Rejection] = []
         self._reported_rejections = 0
         self._last_problem: str | None = None
+        self._refused: str | None = None  # credentials refused: sending stops, records stay
 
         self._wake_writer = threading.Event()
         self._closing = threading.Event()
@@ -204,7 +205,7 @@ class RunLogger:
         with self._progress:
             while self._acked_seq < target:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._refused is not None:
                     return False
                 self._progress.wait(min(remaining, 0.5))
         if len(self._rejections) > self._reported_rejections:
@@ -295,6 +296,14 @@ class RunLogger:
                     f"{type(error).__name__}: {error}", delay
                 ),
             )
+        except CredentialsRefusedError as error:
+            # Not the records' fault and not passing: stop sending, keep every record for
+            # `sync` with the right credentials, and let a waiting flush give up at once.
+            logger.error("%s; the run's records are kept in %s", error, self.run_dir.wal_path)
+            with self._progress:
+                self._refused = self._last_problem = str(error)
+                self._progress.notify_all()
+            return False
         except Exception as error:  # a bug here must surface, not loop or kill the thread
             logger.exception(
                 "could not deliver records %d..%d", operation.records[0][0], operation.last_seq

@@ -101,13 +101,23 @@ def configure_http(
             _HTTP_DEFAULTS_SET[name] = value
 
 
+def basic_auth(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The user and password MLflow's own client sends (`MLFLOW_TRACKING_USERNAME/PASSWORD`),
+    for the project's own requests to the tracking server: the same server, the same account."""
+    username = environ.get("MLFLOW_TRACKING_USERNAME")
+    password = environ.get("MLFLOW_TRACKING_PASSWORD")
+    return (username, password) if username and password else None
+
+
 def check_reachable(uri: str) -> None:
     """Fail within 5 s, not after MLflow's minutes of retries, when an HTTP server is absent."""
     parsed = urlparse(uri)
     if parsed.scheme not in ("http", "https"):
         return
     try:
-        requests.get(f"{uri.rstrip('/')}/health", timeout=REACHABILITY_TIMEOUT_S)
+        requests.get(
+            f"{uri.rstrip('/')}/health", timeout=REACHABILITY_TIMEOUT_S, auth=basic_auth(os.environ)
+        )
     except requests.RequestException as error:
         hint = (
             "; start the local one with `tracking-demo server start`"
