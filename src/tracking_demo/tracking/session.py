@@ -7,6 +7,7 @@ Azure SDK (the workspace lookup lives in `tracking.workspace`, imported lazily; 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import secrets
@@ -30,7 +31,7 @@ from tracking_demo.tracking import context as run_context
 from tracking_demo.tracking import tags as run_tags
 from tracking_demo.tracking import values
 from tracking_demo.tracking.delivery import dataset_record
-from tracking_demo.tracking.disk_space import DiskFull, is_disk_full, size_of
+from tracking_demo.tracking.disk_space import DiskFull, free_bytes, is_disk_full, size_of
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
 from tracking_demo.tracking.records import ModelRecord, RegistrationRecord
 from tracking_demo.tracking.settings import (
@@ -304,7 +305,15 @@ class TrackingSession:
 
     def log_figure(self, figure: Figure, artifact_file: str) -> None:
         name = PurePosixPath(artifact_file).name
-        kept = self._keep(f"the figure {artifact_file}", name, figure.savefig)
+        rendered = io.BytesIO()  # drawn first, so a full disk is told how much it needed
+        figure.savefig(rendered, format=PurePosixPath(name).suffix.lstrip(".") or None)
+        data = rendered.getvalue()
+        kept = self._keep(
+            f"the figure {artifact_file}",
+            name,
+            lambda target: target.write_bytes(data),
+            lambda: len(data),
+        )
         self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
 
     def log_text(self, text: str, artifact_file: str) -> None:
@@ -350,6 +359,7 @@ class TrackingSession:
         the partial slot is removed (it frees space for the run's end) and `DiskFullError` says
         how much was needed (`needed`, else more than what was written before it filled)."""
         run_logger = self.run_logger
+        free_before = free_bytes(run_logger.root) or 0
         target: Path | None = None
         try:
             target = run_logger.new_artifact_slot() / name
@@ -360,7 +370,7 @@ class TrackingSession:
             written = size_of(target.parent) if target is not None else 0
             if target is not None:
                 shutil.rmtree(target.parent, ignore_errors=True)
-            size = written if needed is None else needed()
+            size = max(written, free_before) if needed is None else needed()
             full = DiskFull(run_logger.root, what, size, at_least=needed is None)
             raise DiskFullError(full.describe()) from error
         return target
@@ -384,7 +394,8 @@ class TrackingSession:
         before this returns, so `sync` delivers it if the process dies (rule 4).
         """
         run_logger = self.run_logger
-        local = self._keep(f"the model {name}", PurePosixPath(name).name, save)
+        what = "the model" if name == "model" else f"the model {name}"
+        local = self._keep(what, PurePosixPath(name).name, save)
         record = ModelRecord(
             local=str(local.resolve().relative_to(run_logger.run_dir.path.resolve())),
             name=name,
