@@ -7,7 +7,9 @@ skips, where it cannot) and trains through it against a real MLflow server
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -36,13 +38,10 @@ SMALL_MOONS = ("--grid", "n_estimators=5", "--grid", "max_depth=3", "--cv", "2")
 
 def _fill(folder: Path) -> None:
     """Take every free byte of the file system `folder` is on."""
-    with (folder / "filler").open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
+    with (folder / "filler").open("wb", buffering=0) as handle, contextlib.suppress(OSError):
+        while handle.write(b"\0" * 4096):
             pass
+    assert shutil.disk_usage(folder).free == 0
 
 
 def _the_line(stderr: str, runs: Path) -> str:

@@ -265,6 +265,8 @@ class TrackingSession:
             if isinstance(error, DiskFullError):  # no room for it, and no bug to trace
                 return
             self.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
+        except DiskFullError as full:
+            logger.warning("the traceback is not kept on the run: %s", full.summary)
         except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)
 
