@@ -74,6 +74,19 @@ class TrackingIncompleteError(TrackingDemoError):
     """Some of a run's records were not acknowledged in time; `tracking-demo sync` finishes it."""
 
 
+class DiskFullError(TrackingDemoError):
+    """The file system of the runs folder is full: the run ends FAILED, nothing logged before is
+    lost (docs/architecture.md, rule 4); the message names the folder, its free space and the fix.
+    """
+
+    ADVICE = "free space or set TRACKING_DEMO_RUNS_DIR to a larger disk and run again"
+
+    def __init__(self, summary: str, outcome: str | None = None) -> None:
+        self.summary = summary
+        self.outcome = outcome
+        super().__init__(f"{summary}: {outcome + '; ' if outcome else ''}{self.ADVICE}")
+
+
 class EndpointError(TrackingDemoError):
     """A scoring endpoint could not be reached or refused a request; says what it answered."""
 

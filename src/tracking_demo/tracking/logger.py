@@ -8,7 +8,10 @@
   sequence number after each success.
 
 A server outage therefore costs delay, not data; what a process could not deliver before it
-ended is finished later by `tracking-demo sync`.
+ended is finished later by `tracking-demo sync`. A full disk stops the training instead: the
+writer keeps the records it could not write in memory, the training thread's next logging call
+raises `DiskFullError`, and `close` writes them to the log if they fit by then, else sends them
+directly (docs/architecture.md, rule 4).
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from tracking_demo.errors import ConfigError, CredentialsRefusedError, TrackingDemoError
+from tracking_demo.errors import (
+    ConfigError,
+    CredentialsRefusedError,
+    DiskFullError,
+    TrackingDemoError,
+)
 from tracking_demo.tracking.delivery import Delivery, Operation, Rejection, deliver_with_retry, plan
+from tracking_demo.tracking.disk_space import DiskFull, is_disk_full
 from tracking_demo.tracking.records import (
     ArtifactRecord,
     EndRecord,
@@ -43,7 +52,7 @@ from tracking_demo.tracking.records import (
     TagRecord,
     encode_record,
 )
-from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile
+from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile, encode
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +85,14 @@ class RunLogger:
     ) -> None:
         self.options = options or LoggerOptions()
         self.run_id = meta.run_id
+        self.root = root
         self.run_dir = RunDir.create(root, meta)
         self.run_dir.lock()
-        self._wal = WalFile(self.run_dir.wal_path)
+        try:
+            self._wal = WalFile(self.run_dir.wal_path)
+        except OSError:
+            self.run_dir.unlock()
+            raise
         self._delivery = Delivery(client, meta.run_id, self.run_dir.path)
 
         self._lock = threading.Lock()
@@ -97,6 +111,14 @@ class RunLogger:
         self._last_problem: str | None = None
         self._refused: str | None = None  # credentials refused: sending stops, records stay
 
+        # A full disk: what the writer could not write (records wait in memory meanwhile), and
+        # whether the training thread was told; `_memory_only` once close finds no room either.
+        self._disk_full: DiskFull | None = None
+        self._disk_full_told = False
+        self._memory_only = False
+        self._wal_seq = 0  # the last record really in `wal.log`
+        self._closing_log = threading.Event()  # close() appended the end record
+
         self._wake_writer = threading.Event()
         self._closing = threading.Event()
         self._abandoned = threading.Event()
@@ -108,6 +130,7 @@ class RunLogger:
     # --- the training thread's side: append only -------------------------------------------
 
     def _append(self, record: Record) -> int:
+        self._raise_disk_full()
         with self._lock:
             self._next_seq += 1
             seq = self._next_seq
@@ -203,17 +226,24 @@ class RunLogger:
             self.options.flush_timeout_s if timeout_s is None else timeout_s
         )
         with self._progress:
-            while self._acked_seq < target:
+            while self._acked_seq < target and not self._disk_full_untold():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._refused is not None:
                     return False
                 self._progress.wait(min(remaining, 0.5))
+        self._raise_disk_full()
         if len(self._rejections) > self._reported_rejections:
             self._raise_rejections()
         return True
 
     def close(self, status: str, timeout_s: float | None = None) -> bool:
-        """Log the final status and wait for delivery; False leaves the rest to `sync`."""
+        """Log the final status and wait for delivery; False leaves the rest to `sync`.
+
+        After a full disk the records held in memory and the end record go to the log if they
+        fit now, else directly to the server (nothing to replay then if it is away too).
+        """
+        self.failing()
+        self._closing_log.set()
         self._append(EndRecord(status, int(time.time() * 1000)))
         try:
             delivered = self.flush(timeout_s)
@@ -233,6 +263,36 @@ class RunLogger:
             if not self.options.keep_completed:
                 shutil.rmtree(self.run_dir.path, ignore_errors=True)
         return delivered
+
+    def failing(self) -> None:
+        """The training thread is ending the run (failing or closing): a full disk found by the
+        writer is handled by `close` from now on, not raised while the failure is recorded."""
+        self._disk_full_told = True
+
+    @property
+    def appended(self) -> int:
+        """How many records this process logged into the run so far."""
+        with self._lock:
+            return self._next_seq
+
+    @property
+    def disk_full(self) -> DiskFull | None:
+        return self._disk_full
+
+    @property
+    def lost_in_memory(self) -> int:
+        """Records that reached neither the log (a full disk) nor the server: gone at exit."""
+        with self._lock:
+            return max(0, self._next_seq - max(self._wal_seq, self._acked_seq))
+
+    def _disk_full_untold(self) -> bool:
+        return self._disk_full is not None and not self._disk_full_told
+
+    def _raise_disk_full(self) -> None:
+        """In the training thread: the writer found the disk full; say so once, here."""
+        if self._disk_full is not None and not self._disk_full_told:
+            self._disk_full_told = True
+            raise DiskFullError(self._disk_full.describe())
 
     @property
     def unacknowledged(self) -> int:
@@ -259,18 +319,54 @@ class RunLogger:
         while True:
             self._wake_writer.wait(self.options.fsync_interval_s)
             self._wake_writer.clear()
+            if self._disk_full is not None and not self._closing_log.is_set():
+                with self._progress:  # wake a waiting flush: it raises DiskFullError
+                    self._progress.notify_all()
+                continue  # the records wait in memory until close decides where they go
             with self._lock:
                 batch, self._pending = self._pending, []
             if batch:
-                self._wal.append(batch)
-                with self._progress:
-                    self._durable.extend(batch)
-                    self._written_seq = batch[-1][0]
-                    self._progress.notify_all()
+                if self._write(batch):
+                    with self._progress:
+                        self._durable.extend(batch)
+                        self._written_seq = batch[-1][0]
+                        self._progress.notify_all()
             elif self._closing.is_set():
                 with self._progress:
                     self._progress.notify_all()
                 return
+
+    def _write(self, batch: list[tuple[int, Record]]) -> bool:
+        """Make `batch` durable; False keeps it in memory (the disk is full, close comes next).
+
+        At close, a log that still cannot be written is bypassed: the records are handed to the
+        sender as they are, so the server gets them while it answers.
+        """
+        if self._memory_only:
+            return True
+        try:
+            self._wal.append(batch)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            if self._disk_full is None:
+                needed = sum(len(encode(seq, record).encode()) for seq, record in batch)
+                self._disk_full = DiskFull(self.root, f"{len(batch)} records to the log", needed)
+            if not self._closing_log.is_set():
+                with self._lock:
+                    self._pending = batch + self._pending
+                return False
+            self._memory_only = True
+            logger.warning(
+                "no space left to write the run's log in %s; the %d records from sequence %d on "
+                "are sent directly to the tracking server (they cannot be replayed by sync)",
+                self.run_dir.path,
+                len(batch),
+                batch[0][0],
+            )
+            return True
+        self._wal_seq = batch[-1][0]
+        return True
 
     def _send_loop(self) -> None:
         while not self._abandoned.is_set():
@@ -318,18 +414,7 @@ class RunLogger:
 
     def _accept(self, operation: Operation, rejected: list[Rejection]) -> None:
         if rejected:
-            with (self.run_dir.path / REJECTED_FILE).open("a", encoding="utf-8") as handle:
-                for item in rejected:
-                    handle.write(
-                        json.dumps(
-                            {
-                                "seq": item.seq,
-                                "record": encode_record(item.record),
-                                "reason": item.reason,
-                            }
-                        )
-                        + "\n"
-                    )
+            self._keep_rejections(rejected)
             for item in rejected:
                 logger.error("tracking server refused %s", item.describe())
         self.run_dir.write_acked(operation.last_seq)
@@ -340,6 +425,23 @@ class RunLogger:
             self._rejections.extend(rejected)
             self._acked_seq = operation.last_seq
             self._progress.notify_all()
+
+    def _keep_rejections(self, rejected: list[Rejection]) -> None:
+        """For the user to inspect; the error is raised in the training thread either way."""
+        lines = "".join(
+            json.dumps(
+                {"seq": item.seq, "record": encode_record(item.record), "reason": item.reason}
+            )
+            + "\n"
+            for item in rejected
+        )
+        try:
+            with (self.run_dir.path / REJECTED_FILE).open("a", encoding="utf-8") as handle:
+                handle.write(lines)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            logger.warning("no space left to keep the refused records in %s", REJECTED_FILE)
 
     def _report_problem(self, problem: str, delay: float) -> None:
         first = self._last_problem is None

@@ -7,6 +7,7 @@ Azure SDK (the workspace lookup lives in `tracking.workspace`, imported lazily; 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import secrets
@@ -25,11 +26,12 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_RUN_NOTE
 
 from tracking_demo import __version__
-from tracking_demo.errors import ConfigError, TrackingIncompleteError
+from tracking_demo.errors import ConfigError, DiskFullError, TrackingIncompleteError
 from tracking_demo.tracking import context as run_context
 from tracking_demo.tracking import tags as run_tags
 from tracking_demo.tracking import values
 from tracking_demo.tracking.delivery import dataset_record
+from tracking_demo.tracking.disk_space import DiskFull, free_bytes, is_disk_full, size_of
 from tracking_demo.tracking.logger import LoggerOptions, RunLogger
 from tracking_demo.tracking.records import ModelRecord, RegistrationRecord
 from tracking_demo.tracking.settings import (
@@ -74,6 +76,7 @@ class RunHandle:
     experiment_id: str
     # MLflow's context tags the run still lacks (a run created elsewhere), logged with ours.
     context_tags: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
 
 
 class TrackingSession:
@@ -127,12 +130,7 @@ class TrackingSession:
         """
         handle = self._start_run(name_prefix)
         self._stopped = False
-        self._run_logger = RunLogger(
-            self.client,
-            RunMeta(handle.run_id, self.uri, handle.experiment_id),
-            self.settings.wal_root,
-            self.logger_options,
-        )
+        self._run_logger = self._open_logger(handle)
         try:
             self.set_tags(
                 {
@@ -144,9 +142,16 @@ class TrackingSession:
             )
             yield handle
         except BaseException as error:
+            run_logger = self.run_logger
+            run_logger.failing()
+            logged_before = run_logger.appended
             self._record_failure(error)
             status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-            if not self._close(status):
+            delivered = self._close(status)
+            if isinstance(error, DiskFullError):
+                outcome = self._disk_full_outcome(handle, delivered, logged_before)
+                raise DiskFullError(error.summary, outcome) from error
+            if not delivered:
                 logger.error("%s", self._incomplete_message())
             raise
         if not self._close("KILLED" if self._stopped else "FINISHED"):
@@ -157,12 +162,39 @@ class TrackingSession:
         if self.settings.run_id is not None:  # a run created for us (Azure ML job, sweep trial)
             existing = self.client.get_run(self.settings.run_id)
             missing = run_context.missing_from(existing.data.tags, context)
-            return RunHandle(existing.info.run_id, existing.info.experiment_id, missing)
+            return RunHandle(
+                existing.info.run_id, existing.info.experiment_id, missing, existing.info.run_name
+            )
         experiment_id = self._experiment_id()
         created = self.client.create_run(
             experiment_id, run_name=self.run_name(name_prefix), tags=context
         )
-        return RunHandle(created.info.run_id, experiment_id)
+        return RunHandle(created.info.run_id, experiment_id, name=created.info.run_name)
+
+    def _open_logger(self, handle: RunHandle) -> RunLogger:
+        """The run's logger; a full disk before anything was logged ends the run FAILED here,
+        directly on the server, as no log exists to carry the status (rule 5)."""
+        root = self.settings.wal_root
+        try:
+            return RunLogger(
+                self.client,
+                RunMeta(handle.run_id, self.uri, handle.experiment_id),
+                root,
+                self.logger_options,
+            )
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            shutil.rmtree(root / handle.run_id, ignore_errors=True)
+            summary = DiskFull(root, "the run's folder").describe()
+            try:
+                self.client.set_tag(handle.run_id, run_tags.ERROR, f"DiskFullError: {summary}")
+                self.client.set_terminated(handle.run_id, "FAILED")
+                outcome = f"{_run_label(handle)} ended FAILED before anything was logged"
+            except Exception:
+                logger.warning("could not end run %s", handle.run_id, exc_info=True)
+                outcome = f"{_run_label(handle)} could not be ended and stays RUNNING"
+            raise DiskFullError(summary, outcome) from error
 
     def run_name(self, prefix: str | None) -> str | None:
         """`settings.run_name`, else `prefix` and four random hex digits (`moons-rf-3f2a`), else
@@ -203,6 +235,23 @@ class TrackingSession:
             f"{closed.run_dir.path}. Finish the run with: tracking-demo sync {closed.run_dir.path}"
         )
 
+    def _disk_full_outcome(self, handle: RunHandle, delivered: bool, logged_before: int) -> str:
+        """What became of the run and of what it logged, for the one line the user reads."""
+        closed = self._closed_logger
+        assert closed is not None, "only called after a run's logger was closed"
+        if delivered:
+            return (
+                f"{_run_label(handle)} ended FAILED; the {logged_before} records logged before "
+                "were delivered"
+            )
+        lost = closed.lost_in_memory
+        lost_text = f"; {lost} records that did not fit on the disk are lost" if lost else ""
+        return (
+            f"{_run_label(handle)} is not ended: the tracking server at {self.uri} did not "
+            f"acknowledge {closed.unacknowledged} records{lost_text}; what was written is kept "
+            f"in {closed.run_dir.path}, finish it with: tracking-demo sync {closed.run_dir.path}"
+        )
+
     @staticmethod
     def default_tags() -> dict[str, str]:
         """Ours; MLflow's context tags (user, source, git) are set when the run is created."""
@@ -213,7 +262,11 @@ class TrackingSession:
         summary = f"{type(error).__name__}: {error}"[:MAX_TAG_LENGTH]
         try:
             self.set_tags({run_tags.ERROR: summary})
+            if isinstance(error, DiskFullError):  # no room for it, and no bug to trace
+                return
             self.log_text("".join(traceback.format_exception(error)), ERROR_ARTIFACT)
+        except DiskFullError as full:
+            logger.warning("the traceback is not kept on the run: %s", full.summary)
         except Exception:
             logger.warning("could not record the failure on the run", exc_info=True)
 
@@ -253,30 +306,76 @@ class TrackingSession:
         self.run_logger.log_record(dataset_record(entity, {MLFLOW_DATASET_CONTEXT: context}))
 
     def log_figure(self, figure: Figure, artifact_file: str) -> None:
-        kept = self._kept_path(artifact_file)
-        figure.savefig(kept)
+        name = PurePosixPath(artifact_file).name
+        rendered = io.BytesIO()  # drawn first, so a full disk is told how much it needed
+        figure.savefig(rendered, format=PurePosixPath(name).suffix.lstrip(".") or None)
+        data = rendered.getvalue()
+        kept = self._keep(
+            f"the figure {artifact_file}",
+            name,
+            lambda target: target.write_bytes(data),
+            lambda: len(data),
+        )
         self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        kept = self._kept_path(artifact_file)
-        kept.write_text(text, encoding="utf-8")
+        name = PurePosixPath(artifact_file).name
+        data = text.encode()
+        kept = self._keep(
+            f"the file {artifact_file}",
+            name,
+            lambda target: target.write_bytes(data),
+            lambda: len(data),
+        )
         self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
 
     def log_artifacts(self, local_dir: Path, artifact_path: str | None = None) -> None:
         """A copy is kept until uploaded, so later changes to `local_dir` do not leak in."""
-        kept = self.run_logger.new_artifact_slot() / "files"
-        shutil.copytree(local_dir, kept)
+        kept = self._keep(
+            f"a copy of {local_dir}",
+            "files",
+            lambda target: shutil.copytree(local_dir, target),
+            lambda: size_of(local_dir),
+        )
         self.run_logger.log_artifact_kept(kept, artifact_path)
 
     def log_artifact(self, local_file: Path, artifact_path: str | None = None) -> None:
         """One file, copied as it is now: a file still being written (an event file) can be
         logged again later, and each upload replaces the one before."""
-        kept = self.run_logger.new_artifact_slot() / local_file.name
-        shutil.copyfile(local_file, kept)
+        kept = self._keep(
+            f"a copy of {local_file}",
+            local_file.name,
+            lambda target: shutil.copyfile(local_file, target),
+            lambda: size_of(local_file),
+        )
         self.run_logger.log_artifact_kept(kept, artifact_path)
 
-    def _kept_path(self, artifact_file: str) -> Path:
-        return self.run_logger.new_artifact_slot() / PurePosixPath(artifact_file).name
+    def _keep(
+        self,
+        what: str,
+        name: str,
+        write: Callable[[Path], Any],
+        needed: Callable[[], int] | None = None,
+    ) -> Path:
+        """`write` the file or folder `name` into a fresh slot of the run's log; on a full disk
+        the partial slot is removed (it frees space for the run's end) and `DiskFullError` says
+        how much was needed (`needed`, else more than what was written before it filled)."""
+        run_logger = self.run_logger
+        free_before = free_bytes(run_logger.root) or 0
+        target: Path | None = None
+        try:
+            target = run_logger.new_artifact_slot() / name
+            write(target)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            written = size_of(target.parent) if target is not None else 0
+            if target is not None:
+                shutil.rmtree(target.parent, ignore_errors=True)
+            size = max(written, free_before) if needed is None else needed()
+            full = DiskFull(run_logger.root, what, size, at_least=needed is None)
+            raise DiskFullError(full.describe()) from error
+        return target
 
     def log_model(
         self,
@@ -297,8 +396,8 @@ class TrackingSession:
         before this returns, so `sync` delivers it if the process dies (rule 4).
         """
         run_logger = self.run_logger
-        local = run_logger.new_artifact_slot() / PurePosixPath(name).name
-        save(local)
+        what = "the model" if name == "model" else f"the model {name}"
+        local = self._keep(what, PurePosixPath(name).name, save)
         record = ModelRecord(
             local=str(local.resolve().relative_to(run_logger.run_dir.path.resolve())),
             name=name,
@@ -338,6 +437,10 @@ class TrackingSession:
         """The run's page in the MLflow UI (meaningful for HTTP servers)."""
         run = self.client.get_run(run_id)
         return f"{self.uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def _run_label(handle: RunHandle) -> str:
+    return f"run {handle.name} (id {handle.run_id})" if handle.name else f"run {handle.run_id}"
 
 
 def _parent(artifact_file: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
@@ -19,9 +20,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from tracking_demo.errors import TrackingDemoError
+from tracking_demo.tracking.disk_space import DISK_FULL_ERRNOS
 from tracking_demo.tracking.records import Record, decode_record, encode_record
 
 WAL_FILE = "wal.log"
@@ -30,6 +31,8 @@ META_FILE = "run.json"
 LOCK_FILE = "lock"
 ARTIFACTS_DIR = "artifacts"
 DONE_FILE = "done"
+
+logger = logging.getLogger(__name__)
 
 
 class WalError(TrackingDemoError):
@@ -112,19 +115,32 @@ def _last_seq(records: Sequence[tuple[int, Record]]) -> int:
 
 
 class WalFile:
-    """Append-only writer; `append` returns once the lines are fsync'd."""
+    """Append-only writer; `append` returns once the lines are fsync'd.
+
+    An append that fails (a full disk) is cut off again, so the log never keeps a torn line in
+    its middle and a later append continues from the last whole record.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: TextIO = path.open("a", encoding="utf-8")
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
 
     def append(self, records: Iterable[tuple[int, Record]]) -> None:
-        self._file.write("".join(encode(seq, record) for seq, record in records))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        data = "".join(encode(seq, record) for seq, record in records).encode()
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 class RunDir:
@@ -133,6 +149,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_fd: int | None = None
+        self._warned_full: set[str] = set()
 
     @classmethod
     def create(cls, root: Path, meta: RunMeta) -> RunDir:
@@ -168,11 +185,28 @@ class RunDir:
             return 0
 
     def write_acked(self, seq: int) -> None:
-        """Atomic replace without fsync: losing it costs a re-send, which replay deduplicates."""
-        _write_atomically(self.path / ACKED_FILE, str(seq), durable=False)
+        """Atomic replace without fsync: losing it costs a re-send, which replay deduplicates,
+        so a full disk only earns one warning here."""
+        self._write_if_room(ACKED_FILE, str(seq), durable=False)
 
     def mark_done(self) -> None:
-        _write_atomically(self.path / DONE_FILE, str(int(time.time() * 1000)))
+        """Everything was delivered; on a full disk the folder is removed without the mark."""
+        self._write_if_room(DONE_FILE, str(int(time.time() * 1000)))
+
+    def _write_if_room(self, name: str, text: str, durable: bool = True) -> None:
+        try:
+            _write_atomically(self.path / name, text, durable)
+        except OSError as error:
+            if error.errno not in DISK_FULL_ERRNOS:
+                raise
+            if name not in self._warned_full:
+                self._warned_full.add(name)
+                logger.warning(
+                    "no space left to write %s in %s; delivery goes on (a later sync may "
+                    "send some records again, which it deduplicates)",
+                    name,
+                    self.path,
+                )
 
     def lock(self) -> None:
         """Claim the folder for this process; the OS drops the claim if the process dies."""
@@ -187,7 +221,8 @@ class RunDir:
                 "wait for it to end or stop it first"
             ) from error
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}@{socket.gethostname()}".encode())
+        with contextlib.suppress(OSError):  # the owner's name only informs; a full disk refuses it
+            os.write(fd, f"{os.getpid()}@{socket.gethostname()}".encode())
         self._lock_fd = fd
 
     def _owner(self) -> str:
@@ -204,11 +239,15 @@ class RunDir:
 
 def _write_atomically(path: Path, text: str, durable: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
