@@ -374,7 +374,7 @@ def _check_partition(data: bytes, contents: WalContents) -> None:
 @given(mutations=st.lists(MUTATIONS, min_size=1, max_size=4))
 def test_any_damage_to_a_valid_log_costs_only_the_damaged_lines(
     tmp_path: Path,
-    mutations: list[tuple],  # type: ignore[type-arg]
+    mutations: list[tuple[Any, ...]],
 ) -> None:
     data = b"".join(VALID_LOG)
     for mutation in mutations:
