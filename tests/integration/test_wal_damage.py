@@ -131,6 +131,7 @@ def test_a_lost_final_status_ends_the_run_failed_and_says_so(mlflow_server, tmp_
     assert report.status == run.info.status == "FAILED"
     error = run.data.tags[tags.ERROR]
     assert error.startswith("the run's final status was lost in a damaged part of its")
+    assert "ended the run FAILED rather than leave it RUNNING: record 23 and any after" in error
     assert "it looks like the run's final status" in error
     assert run.data.tags[tags.SYNC_GAPS] == "1"
     assert _steps(client, run_id, "accuracy") == [0, 1, 2, 6]

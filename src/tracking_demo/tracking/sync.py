@@ -127,8 +127,8 @@ def _lost_status_records(gap: WalGap) -> list[tuple[int, Record]]:
     success nobody can vouch for and KILLED a process death the log does not show. FAILED, with
     the reason on the run, says its record is incomplete."""
     reason = (
-        f"the run's final status was lost in a damaged part of its write-ahead log ({gap.message});"
-        " tracking-demo sync ended the run FAILED so it is not left RUNNING"
+        "the run's final status was lost in a damaged part of its write-ahead log, so "
+        f"tracking-demo sync ended the run FAILED rather than leave it RUNNING: {gap.message}"
     )
     return [
         (0, TagRecord(tags.ERROR, reason[:MAX_TAG_CHARS])),

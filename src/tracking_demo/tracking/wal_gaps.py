@@ -29,6 +29,7 @@ KIND_CODES = {
 }
 _FIELD = re.compile(r'"(\w+)"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)')
 _SHOWN_LINES = 3
+_END_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 
 @dataclass(frozen=True)
@@ -221,5 +222,5 @@ def _describe(kind: str, fields: Mapping[str, object]) -> str:
             return f"the registration of model {text('name') or '(name unreadable)'}"
         case _:
             status = fields.get("status")
-            shown = f" ({status})" if isinstance(status, str) and status.isalpha() else ""
+            shown = f" ({status})" if status in _END_STATUSES else ""  # not a garbled one
             return f"the run's final status{shown}"
