@@ -9,6 +9,8 @@ import click
 
 from tracking_demo.errors import TrackingDemoError
 
+EXIT_SYNCED_WITH_GAPS = 3  # everything intact was delivered, but the log had damage (1: error)
+
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
@@ -33,6 +35,10 @@ def sync(
 
     Replays the rest of each run's write-ahead log (no duplicates), uploads the kept files and
     the model, performs pending registrations, then sets the run's final status.
+
+    A damaged or torn record costs only itself: every intact record is delivered, each gap is
+    printed on one line and tagged on the run (tracking_demo.sync.skipped), the log folder is
+    kept, and the exit code is 3. Exit code 1 means a run could not be synced.
     """
     from tracking_demo.tracking.settings import default_wal_root
     from tracking_demo.tracking.sync import sync_run
@@ -45,7 +51,7 @@ def sync(
     if not targets:
         click.echo(f"nothing to sync under {root}")
         return
-    failed = 0
+    failed = with_gaps = 0
     for path in targets:
         try:
             report = sync_run(path, tracking_uri=tracking_uri, timeout_s=timeout, keep=keep)
@@ -61,9 +67,14 @@ def sync(
         )
         for name, version in sorted(report.registered.items()):
             click.echo(f"  registered models:/{name}/{version}")
-        if report.skipped:
-            click.echo(f"  skipped a damaged tail: {report.skipped}", err=True)
         for rejection in report.rejections:
             click.echo(f"  refused by the server: {rejection.describe()}", err=True)
+        for gap in report.gaps:
+            click.echo(f"  skipped: {gap.message}", err=True)
+        if report.gaps:
+            with_gaps += 1
+            click.echo(f"  log kept for inspection: {report.path}", err=True)
     if failed:
         raise SystemExit(1)
+    if with_gaps:
+        raise SystemExit(EXIT_SYNCED_WITH_GAPS)

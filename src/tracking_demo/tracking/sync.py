@@ -2,8 +2,12 @@
 
 Replays every intact record after the acknowledged one into the same run (metrics checked
 against the server so nothing is stored twice), uploads the kept files, performs pending
-registrations, and only then sets the final status: the logged one, or KILLED when the process
-died without ending its run.
+registrations, and only then sets the final status: the logged one, KILLED when the process
+died without ending its run, or FAILED when the log's damage may have held the final status.
+
+A damaged log is replayed past its damage (`wal.read_wal`); what was skipped is reported, tagged
+on the run, and the log folder is kept as evidence. Syncing it again delivers nothing twice and
+reports the same gaps.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from tracking_demo.tracking.delivery import (
 from tracking_demo.tracking.records import EndRecord, Record, RegistrationRecord, TagRecord
 from tracking_demo.tracking.settings import check_reachable, configure_http
 from tracking_demo.tracking.wal import RunDir, read_wal
+from tracking_demo.tracking.wal_gaps import WalGap
 
 logger = logging.getLogger(__name__)
+MAX_TAG_CHARS = 5000  # MLflow 3 keeps 8,000 characters of a tag value; older servers 5,000
 
 
 @dataclass
@@ -44,7 +50,7 @@ class SyncReport:
     replayed: int = 0
     already_acknowledged: int = 0
     status: str | None = None
-    skipped: str | None = None
+    gaps: list[WalGap] = field(default_factory=list)
     registered: dict[str, str] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -75,16 +81,21 @@ def sync_run(
             replayed=len(todo),
             already_acknowledged=len(contents.records) - len(todo),
         )
-        report.skipped = contents.problem
+        report.gaps = contents.gaps
         delivery = Delivery(client, meta.run_id, run_dir.path)
         deadline = time.monotonic() + timeout_s
-        ended = any(isinstance(record, EndRecord) for _, record in contents.records)
-        closing = [] if ended else _killed_records(meta.pid, meta.host, len(contents.records))
-        if contents.problem:
-            closing.insert(0, (0, TagRecord(tags.SYNC_SKIPPED, contents.problem[:5000])))
         for operation in plan(todo):
             report.rejections += _deliver(delivery, operation, deadline, uri)
             run_dir.write_acked(operation.last_seq)
+        closing = _gap_tags(contents.gaps)
+        ended = any(isinstance(record, EndRecord) for _, record in contents.records)
+        if not ended and client.get_run(meta.run_id).info.status == "RUNNING":
+            lost_status = next((g for g in contents.gaps if g.may_hold_final_status), None)
+            closing += (
+                _lost_status_records(lost_status)
+                if lost_status
+                else _killed_records(meta.pid, meta.host, len(contents.records))
+            )
         for operation in plan(closing):
             report.rejections += _deliver(delivery, operation, deadline, uri)
         for seq, record in contents.records:
@@ -94,9 +105,36 @@ def sync_run(
         run_dir.mark_done()
     finally:
         run_dir.unlock()
-    if not keep:
+    if not keep and not report.gaps:
         shutil.rmtree(run_dir.path, ignore_errors=True)
     return report
+
+
+def _gap_tags(gaps: list[WalGap]) -> list[tuple[int, Record]]:
+    """What was skipped, on the run itself: one line per gap, within MLflow's tag length."""
+    if not gaps:
+        return []
+    lines = [gap.message for gap in gaps]
+    text = "\n".join(lines)
+    while len(text) > MAX_TAG_CHARS:
+        lines.pop()
+        text = "\n".join([*lines, f"... and {len(gaps) - len(lines)} more gaps"])
+    return [(0, TagRecord(tags.SYNC_SKIPPED, text)), (0, TagRecord(tags.SYNC_GAPS, str(len(gaps))))]
+
+
+def _lost_status_records(gap: WalGap) -> list[tuple[int, Record]]:
+    """The final status was in damaged bytes: the outcome is unknown, so FINISHED would claim a
+    success nobody can vouch for and KILLED a process death the log does not show. FAILED, with
+    the reason on the run, says its record is incomplete."""
+    reason = (
+        "the run's final status was lost in a damaged part of its write-ahead log, so "
+        f"tracking-demo sync ended the run FAILED rather than leave it RUNNING: {gap.message}"
+    )
+    return [
+        (0, TagRecord(tags.ERROR, reason[:MAX_TAG_CHARS])),
+        (0, TagRecord(tags.SYNCED_BY, f"pid {os.getpid()}")),
+        (0, EndRecord("FAILED", int(time.time() * 1000))),
+    ]
 
 
 def _killed_records(pid: int, host: str, count: int) -> list[tuple[int, Record]]:

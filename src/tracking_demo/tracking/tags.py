@@ -16,7 +16,8 @@ JOB = PREFIX + "job"
 # How it ended.
 ERROR = PREFIX + "error"
 SYNCED_BY = PREFIX + "synced_by"
-SYNC_SKIPPED = PREFIX + "sync.skipped"
+SYNC_SKIPPED = PREFIX + "sync.skipped"  # one line per gap `sync` found in the run's log
+SYNC_GAPS = PREFIX + "sync.gaps"  # how many
 
 # What a task found.
 CONVERGED = PREFIX + "converged"

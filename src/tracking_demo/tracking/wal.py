@@ -1,9 +1,10 @@
 """The write-ahead log of one run: what was logged, in order, durable before it is sent.
 
 A run's folder holds `run.json` (where the run lives), `wal.log` (one record per line:
-`SEQ<TAB>CRC32<TAB>JSON`, the checksum covering `SEQ<TAB>JSON`), `acked` (the highest sequence
-number the tracking server acknowledged), `artifacts/` (files waiting to be uploaded) and `lock`
-(held by the process writing the run, so `sync` never races a live writer). Lines are
+`SEQ<TAB>CRC32<TAB>JSON`, the checksum covering `SEQ<TAB>JSON`, so a damaged line costs only
+itself), `acked` (the highest sequence number the tracking server acknowledged), `artifacts/`
+(files waiting to be uploaded) and `lock` (held by the process writing the run, so `sync` never
+races a live writer). Lines are
 human-readable on purpose: after an incident, `tail wal.log` shows what was kept.
 """
 
@@ -23,7 +24,14 @@ from pathlib import Path
 
 from tracking_demo.errors import TrackingDemoError
 from tracking_demo.tracking.disk_space import DISK_FULL_ERRNOS
-from tracking_demo.tracking.records import Record, decode_record, encode_record
+from tracking_demo.tracking.records import Record, RecordError, decode_record, encode_record
+from tracking_demo.tracking.wal_gaps import (
+    DamagedLine,
+    WalGap,
+    damaged_line,
+    gap_between,
+    out_of_order_line,
+)
 
 WAL_FILE = "wal.log"
 ACKED_FILE = "acked"
@@ -53,11 +61,19 @@ class RunMeta:
 
 @dataclass(frozen=True)
 class WalContents:
-    """Every intact record, in order, and what was skipped after the first damaged one."""
+    """Every record whose checksum and sequence check out, in order, and the gaps between them."""
 
     records: list[tuple[int, Record]]
-    problem: str | None = None
-    skipped_bytes: int = 0
+    gaps: list[WalGap] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        """Every gap in one line each; None when the whole log was replayed."""
+        return "\n".join(gap.message for gap in self.gaps) or None
+
+    @property
+    def skipped_bytes(self) -> int:
+        return sum(gap.byte_end - gap.byte_start for gap in self.gaps)
 
 
 def encode(seq: int, record: Record) -> str:
@@ -67,47 +83,77 @@ def encode(seq: int, record: Record) -> str:
     return f"{seq}\t{crc:08x}\t{payload}\n"
 
 
+class _LineDamage(ValueError):
+    """Why one line is not a record; `checksum_ok` when its bytes are as they were written."""
+
+    def __init__(self, reason: str, checksum_ok: bool = False) -> None:
+        super().__init__(reason)
+        self.checksum_ok = checksum_ok
+
+
 def _decode(line: bytes) -> tuple[int, Record]:
     """Decoded here, once: a line that is intact but not a valid record is damage too."""
-    seq_text, crc_text, payload = line.rstrip(b"\n").split(b"\t", 2)
+    fields = line.rstrip(b"\n").split(b"\t", 2)
+    if len(fields) != 3:
+        raise _LineDamage("not a record line (SEQ<TAB>CRC32<TAB>JSON)")
+    seq_text, crc_text, payload = fields
+    if not (seq_text.isascii() and seq_text.isdigit() and len(seq_text) < 20):
+        raise _LineDamage("its sequence number is not a number")
+    if not (len(crc_text) == 8 and crc_text.isascii() and _is_hex(crc_text)):
+        raise _LineDamage("its checksum is not 8 lowercase hex digits")
     if zlib.crc32(seq_text + b"\t" + payload) != int(crc_text, 16):
-        raise ValueError("checksum mismatch")
-    return int(seq_text), decode_record(json.loads(payload))
+        raise _LineDamage("checksum mismatch")
+    try:
+        return int(seq_text), decode_record(json.loads(payload))
+    except RecordError as error:
+        raise _LineDamage(f"intact line, but {error}", checksum_ok=True) from error
+    except (ValueError, RecursionError) as error:
+        raise _LineDamage(f"intact line, but not a JSON record ({error})", True) from error
+
+
+def _is_hex(text: bytes) -> bool:
+    return all(char in b"0123456789abcdef" for char in text)  # as written: `{crc:08x}`
 
 
 def read_wal(path: Path) -> WalContents:
-    """Records up to the first damaged one; a torn or corrupt tail is reported, never replayed."""
+    """Every intact record in sequence order; each damaged stretch is a gap, and reading goes on.
+
+    Every line carries its own sequence number and checksum, so one bad line costs only itself:
+    the reader resynchronises at the next end of line. Sequence numbers only go up: an intact
+    record numbered at or below the last one replayed (repeated, reordered) is part of a gap,
+    never merged; a jump forward is a gap too, and the record after it is replayed.
+    """
     data = path.read_bytes() if path.exists() else b""
     records: list[tuple[int, Record]] = []
-    offset = 0
+    gaps: list[WalGap] = []
+    damaged: list[DamagedLine] = []  # since the last replayed record
+    gap_start = offset = 0
     while offset < len(data):
-        end = data.find(b"\n", offset)
-        if end < 0:
-            return WalContents(
-                records,
-                f"{path}: record after sequence {_last_seq(records)} is truncated "
-                f"(no end of line, {len(data) - offset} bytes)",
-                len(data) - offset,
-            )
-        try:
-            seq, record = _decode(data[offset : end + 1])
-        except (ValueError, json.JSONDecodeError) as error:
-            return WalContents(
-                records,
-                f"{path}: record after sequence {_last_seq(records)} at byte {offset} is "
-                f"damaged ({error}); {len(data) - offset} bytes from there were not replayed",
-                len(data) - offset,
-            )
-        if seq != _last_seq(records) + 1:
-            return WalContents(
-                records,
-                f"{path}: sequence jumps from {_last_seq(records)} to {seq} at byte {offset}; "
-                f"{len(data) - offset} bytes from there were not replayed",
-                len(data) - offset,
-            )
-        records.append((seq, record))
-        offset = end + 1
-    return WalContents(records)
+        newline = data.find(b"\n", offset)
+        line_end = len(data) if newline < 0 else newline + 1
+        line = data[offset:line_end]
+        last = _last_seq(records)
+        if newline < 0:
+            reason = f"the last line is truncated (no end of line, {len(line)} bytes)"
+            damaged.append(damaged_line(line, offset, reason, torn=True))
+        else:
+            try:
+                seq, record = _decode(line)
+            except _LineDamage as error:
+                damaged.append(damaged_line(line, offset, str(error), error.checksum_ok))
+            else:
+                if seq <= last:
+                    damaged.append(out_of_order_line(line, offset, seq, last, record))
+                else:
+                    if damaged or seq > last + 1:
+                        gaps.append(gap_between(last, seq, damaged, gap_start, offset))
+                        damaged = []
+                    records.append((seq, record))
+                    gap_start = line_end
+        offset = line_end
+    if damaged:
+        gaps.append(gap_between(_last_seq(records), None, damaged, gap_start, len(data)))
+    return WalContents(records, gaps)
 
 
 def _last_seq(records: Sequence[tuple[int, Record]]) -> int:
