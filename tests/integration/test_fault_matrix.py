@@ -260,13 +260,9 @@ def test_trainer_sigkilled_then_sync(server: BreakableServer, tmp_path: Path) ->
     assert "ended without closing the run" in client.get_run(trainer.run_id).data.tags[tags.ERROR]
 
 
-def _killed_while_away(
-    server: BreakableServer, runs: Path, experiment: str, *extra: str
-) -> Trainer:
-    """A trainer whose server went away right after its run opened; it logs 40 epochs."""
-    trainer = Trainer.start(
-        server.uri, runs, "--experiment", experiment, "--wait", "--epochs", "40", *extra
-    )
+def _server_away(server: BreakableServer, runs: Path, experiment: str, *options: str) -> Trainer:
+    """A trainer whose server went away right after its run opened."""
+    trainer = Trainer.start(server.uri, runs, "--experiment", experiment, "--wait", *options)
     server.kill()
     trainer.go()
     return trainer
@@ -277,7 +273,7 @@ def test_damaged_middle_record(server: BreakableServer, tmp_path: Path) -> None:
     from tests.support.wal_damage import damage_record
 
     runs = tmp_path / "runs"
-    trainer = _killed_while_away(server, runs, "damaged", "--flush-timeout", "1")
+    trainer = _server_away(server, runs, "damaged", "--epochs", "40", "--flush-timeout", "1")
     code = trainer.finish()
     wal = trainer.run_path / "wal.log"
     records = read_wal(wal).records
@@ -294,14 +290,16 @@ def test_damaged_middle_record(server: BreakableServer, tmp_path: Path) -> None:
 
 def test_torn_tail(server: BreakableServer, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    trainer = _killed_while_away(server, runs, "torn", "--pause", "0.05")
-    trainer.read_until_step(39)
-    time.sleep(1.5)  # the writer's fsync interval: every epoch is durable
+    trainer = _server_away(server, runs, "torn", "--epochs", "0", "--pause", "0.05")
+    trainer.read_until_step(40)
+    time.sleep(1.5)  # past the writer's fsync interval: the last record is whole on disk
     trainer.kill()
     logged = _durable(trainer.run_path)
     wal = trainer.run_path / "wal.log"
     data = wal.read_bytes()
     last_line = data.rstrip(b"\n").rfind(b"\n") + 1
+    torn = read_wal(wal).records[-1][1]
+    assert isinstance(torn, MetricRecord), "the torn record is an epoch's point"
     wal.write_bytes(data[: last_line + (len(data) - last_line) // 2])  # power loss mid-write
     server.restart()
     synced = _sync_all(runs)
