@@ -143,3 +143,20 @@ HEADER = (
 def render_table() -> str:
     """The table as README.md holds it, between its markers."""
     return "\n".join([HEADER, *(case.row() for case in CASES.values())])
+
+
+def between_markers(text: str) -> str:
+    """What `text` (README.md) holds between the markers; a missing marker is one clear error."""
+    for marker in (START_MARKER, END_MARKER):
+        if text.count(marker) != 1:
+            raise ValueError(f"README.md must hold {marker} exactly once")
+    start = text.index(START_MARKER) + len(START_MARKER)
+    return text[start : text.index(END_MARKER)].strip("\n")
+
+
+def with_table(text: str) -> str:
+    """`text` with the rendered table between the markers, the rest unchanged."""
+    between_markers(text)  # both markers, once each
+    start = text.index(START_MARKER) + len(START_MARKER)
+    end = text.index(END_MARKER)
+    return text[:start] + "\n" + render_table() + "\n" + text[end:]
