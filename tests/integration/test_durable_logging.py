@@ -1,7 +1,10 @@
 """Tracking that loses nothing and never hangs, against real MLflow servers and real kills.
 
-Each test that breaks a server gets its own (a free loopback port, its own sqlite and artifact
-folder), so the shared session server stays healthy for the rest of the suite.
+The faults a user meets (no server, a black hole, restarts, outages, a killed trainer, damaged
+logs, a full disk, shared runs folders, a sweep) are the fault matrix,
+`tests/integration/test_fault_matrix.py`; this module keeps the finer properties of the logger:
+a frozen server, models and registrations of a killed trainer, old log formats, deduplication
+and refused params. Each test that breaks a server gets its own.
 """
 
 from __future__ import annotations
@@ -10,11 +13,8 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,63 +22,27 @@ from pathlib import Path
 import mlflow.sklearn
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 from mlflow.entities import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import make_moons
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import accuracy_score, log_loss
+from tests.support.breakable_server import BreakableServer
 
 from tracking_demo import registry
-from tracking_demo.errors import TrackingIncompleteError, TrackingUnavailableError
-from tracking_demo.server.local import LocalServer
-from tracking_demo.server.processes import find_free_port, group_alive
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.logger import LoggerOptions, TrackingRejectedError
 from tracking_demo.tracking.records import MetricRecord, Record
 from tracking_demo.tracking.session import TrackingSession
 from tracking_demo.tracking.settings import TrackingSettings
 from tracking_demo.tracking.sync import sync_run
-from tracking_demo.tracking.wal import RunDir, RunMeta, WalFile, read_wal
+from tracking_demo.tracking.wal import RunDir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SUPPORT = Path(__file__).parent.parent / "support"
 FIXTURE_RUN = (
     Path(__file__).parent.parent / "fixtures" / "run_log" / "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 )
-
-
-class BreakableServer:
-    """A real local MLflow server that a test may kill, freeze, restart or stop."""
-
-    def __init__(self, data_dir: Path, azure_surface: bool = False) -> None:
-        self.local = LocalServer(data_dir, port=find_free_port(), azure_surface=azure_surface)
-        self.pid = self.local.start(timeout=120).pid
-
-    @property
-    def uri(self) -> str:
-        return self.local.uri
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group, as a crash or an OOM kill would do."""
-        os.killpg(self.pid, signal.SIGKILL)
-        self.local.stop(timeout=10)
-
-    def restart(self) -> None:
-        self.pid = self.local.start(timeout=120).pid
-
-    def freeze(self) -> None:
-        """Stopped processes still accept TCP connections (the kernel does) but never answer."""
-        os.killpg(self.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        os.killpg(self.pid, signal.SIGCONT)
-
-    def close(self) -> None:
-        if group_alive(self.pid):
-            os.killpg(self.pid, signal.SIGCONT)
-        self.local.stop(timeout=20)
-        assert not group_alive(self.pid)
 
 
 @pytest.fixture
@@ -121,39 +85,6 @@ def _assert_each_step_once(client: MlflowClient, run_id: str, keys: list[str], s
         assert sorted(point.step for point in history) == list(range(steps)), key
 
 
-def test_server_killed_and_restarted_mid_run_loses_nothing(breakable: BreakableServer) -> None:
-    session = _session(breakable.uri)
-    epochs = 60
-
-    def outage() -> None:
-        time.sleep(0.5)
-        breakable.kill()
-        time.sleep(1.0)
-        breakable.restart()
-
-    chaos = threading.Thread(target=outage)
-    with session.run() as run:
-        chaos.start()
-        _epochs(session, epochs, pause_s=0.1)
-        chaos.join()
-    client = MlflowClient(breakable.uri)
-    assert client.get_run(run.run_id).info.status == "FINISHED"
-    _assert_each_step_once(client, run.run_id, ["loss", "accuracy"], epochs)
-
-
-def test_unanswering_listener_fails_startup_within_five_seconds() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        started = time.monotonic()
-        with pytest.raises(
-            TrackingUnavailableError, match=f"no MLflow tracking server answers at {uri}"
-        ):
-            _session(uri)
-        assert time.monotonic() - started < 5.0
-
-
 def test_frozen_server_mid_run_is_detected_and_points_kept(breakable: BreakableServer) -> None:
     session = _session(breakable.uri, request_timeout_s=2.0)
     epochs = 40
@@ -182,87 +113,6 @@ def _epochs_from(session: TrackingSession, start: int, stop: int, pause_s: float
         costs.append(time.perf_counter() - began)
         time.sleep(pause_s)
     return costs
-
-
-def test_server_down_for_the_whole_run_then_sync_completes_it(
-    breakable: BreakableServer, tmp_path: Path
-) -> None:
-    session = _session(breakable.uri, flush_timeout_s=3.0)
-    x, y = make_moons(200, noise=0.2, random_state=1)
-    with (
-        pytest.raises(TrackingIncompleteError, match="tracking-demo sync") as raised,
-        session.run() as run,
-    ):
-        breakable.kill()
-        session.log_params({"loss": "log_loss", "epochs": 20})
-        costs = _epochs(session, 20, pause_s=0.0)
-        figure = Figure()
-        figure.subplots().plot([1, 2, 3])
-        session.log_figure(figure, "plots/curve.png")
-        model = SGDClassifier(loss="log_loss", random_state=0).fit(x, y)
-        model_uri = session.log_model(
-            lambda path: mlflow.sklearn.save_model(model, path, pip_requirements=["scikit-learn"])
-        )
-        assert session.register_model(model_uri, "durable-model") is None
-        body_done = time.monotonic()
-    # the flush deadline (3 s) bounds the exit; the margin is for joining the writer thread
-    assert time.monotonic() - body_done < 3.0 + 5.0, "the flush deadline was not honoured"
-    assert max(costs) < 0.5
-    run_dir = session.settings.wal_root / run.run_id
-    assert str(run_dir) in str(raised.value)
-    assert run_dir.is_dir()
-
-    breakable.restart()
-    report = sync_run(run_dir)
-    assert report.status == "FINISHED"
-    assert report.registered == {"durable-model": "1"}
-    assert not run_dir.exists()
-    client = MlflowClient(breakable.uri)
-    finished = client.get_run(run.run_id)
-    assert finished.data.params == {"loss": "log_loss", "epochs": "20"}
-    _assert_each_step_once(client, run.run_id, ["loss", "accuracy"], 20)
-    assert {a.path for a in client.list_artifacts(run.run_id, "plots")} == {"plots/curve.png"}
-    reloaded = mlflow.sklearn.load_model("models:/durable-model/1")
-    assert (reloaded.predict(x) == model.predict(x)).all()
-
-
-def test_sigkill_of_training_process_then_sync(mlflow_server, tmp_path: Path) -> None:
-    env = {**os.environ, "TRACKING_DEMO_RUNS_DIR": str(tmp_path / "runs")}
-    process = subprocess.Popen(
-        [sys.executable, str(SUPPORT / "log_until_killed.py"), mlflow_server.uri, "sigkill"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    _, run_id, run_path = process.stdout.readline().split()
-    for line in process.stdout:
-        if line.startswith("STEP") and int(line.split()[1]) >= 60:
-            break
-    process.kill()
-    process.wait(timeout=10)
-    durable = read_wal(Path(run_path) / "wal.log")
-    logged_steps = {
-        r.step for _, r in durable.records if isinstance(r, MetricRecord) and r.key == "loss"
-    }
-    assert len(logged_steps) >= 40, "fsync'd records should cover all but the last 0.2 s"
-
-    result = subprocess.run(
-        [sys.executable, "-m", "tracking_demo", "sync", "--all"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"run {run_id}:" in result.stdout
-    client = MlflowClient(mlflow_server.uri)
-    run = client.get_run(run_id)
-    assert run.info.status == "KILLED"
-    assert "ended without closing the run" in run.data.tags[tags.ERROR]
-    history = client.get_metric_history(run_id, "loss")
-    assert sorted(p.step for p in history) == sorted(logged_steps)
-    assert run.data.params == {"lr": "0.1", "epochs": "forever"}
 
 
 @pytest.mark.parametrize("azure_surface", [False, True], ids=["logged-model", "azure-surface"])
@@ -324,27 +174,6 @@ def test_killed_trainers_model_is_delivered_and_registered_by_sync_once(
         process.kill()
         process.wait(timeout=10)
         server.close()
-
-
-def test_corrupt_tail_syncs_what_precedes_it(mlflow_server, tmp_path: Path) -> None:
-    client = MlflowClient(mlflow_server.uri)
-    experiment_id = client.create_experiment("corrupt-tail")
-    run_id = client.create_run(experiment_id).info.run_id
-    run_dir = RunDir.create(tmp_path, RunMeta(run_id, mlflow_server.uri, experiment_id))
-    wal = WalFile(run_dir.wal_path)
-    wal.append((i + 1, MetricRecord("loss", 1 / (i + 1), 1000 + i, i)) for i in range(10))
-    wal.close()
-    with run_dir.wal_path.open("ab") as handle:  # power loss in the middle of a write
-        handle.write(b'11\t0badc0de\t{"t":"m","k":"loss","v":0.0')
-    report = sync_run(run_dir.path)
-    assert report.replayed == 10
-    [gap] = report.gaps
-    assert (gap.first_seq, gap.last_seq) == (11, None)
-    assert "the last line is truncated" in gap.message
-    run = client.get_run(run_id)
-    assert run.info.status == "KILLED"  # a torn last line is what a killed writer leaves
-    assert "truncated" in run.data.tags[tags.SYNC_SKIPPED]
-    assert [p.step for p in client.get_metric_history(run_id, "loss")] == list(range(10))
 
 
 def test_run_log_written_before_typed_records_still_syncs(mlflow_server, tmp_path: Path) -> None:
