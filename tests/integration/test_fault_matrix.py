@@ -71,6 +71,7 @@ class Trainer:
     run_id: str = ""
     run_path: Path = Path()
     steps: list[int] = field(default_factory=list)
+    points: dict[str, set[int]] = field(default_factory=dict)  # key -> steps logged
     stderr: str = ""
 
     @classmethod
@@ -101,6 +102,7 @@ class Trainer:
     def read_until_step(self, step: int) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self._note_point(line)
             if line.startswith("STEP"):
                 self.steps.append(int(line.split()[1]))
                 if self.steps[-1] >= step:
@@ -113,13 +115,22 @@ class Trainer:
 
     def finish(self, timeout: float = 120) -> int:
         out, err = self.process.communicate(timeout=timeout)
-        self.steps += [int(line.split()[1]) for line in out.splitlines() if line.startswith("STEP")]
+        for line in out.splitlines():
+            self._note_point(line)
+            if line.startswith("STEP"):
+                self.steps.append(int(line.split()[1]))
         self.stderr += err
         return self.process.returncode
 
+    def _note_point(self, line: str) -> None:
+        if line.startswith("POINT"):
+            _, key, step = line.split()
+            self.points.setdefault(key, set()).add(int(step))
+
     @property
     def logged(self) -> Logged:
-        return {key: set(self.steps) for key in KEYS}
+        """Every point whose logging call returned (a full disk can stop an epoch midway)."""
+        return {key: set(self.points.get(key, ())) for key in KEYS}
 
 
 def _durable(run_path: Path) -> Logged:

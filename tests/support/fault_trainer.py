@@ -3,8 +3,9 @@ cut its server, kill it or fill its disk, and read its exit code and output as a
 
 SGD on two moons, `loss`, `accuracy` and `mark` (the `--mark` value, telling two trainers'
 points apart) logged per epoch through a `TrackingSession`. Prints `RUN <id> <log folder>` once
-the run is open and `STEP <n>` after each epoch's metrics are logged. Errors go through the
-CLI's own adapter: one `error: ...` line, exit 1, exactly what `tracking-demo train` prints.
+the run is open, `POINT <key> <n>` once each point is logged and `STEP <n>` after each epoch.
+Errors go through the CLI's own adapter: one `error: ...` line, exit 1, exactly what
+`tracking-demo train` prints.
 `--flush-timeout` shortens the end-of-run deadline (30 s by default) so an outage past it is
 quick to test.
 """
@@ -72,7 +73,9 @@ def main(
                 "accuracy": accuracy_score(y, model.predict(x)),
                 "mark": mark,
             }
-            session.log_metrics(metrics, step=epoch)
+            for key, value in metrics.items():  # each point told once its call returned
+                session.log_metric(key, value, step=epoch)
+                print(f"POINT {key} {epoch}", flush=True)
             if text_kib:
                 session.log_text(f"epoch {epoch}\n" * (text_kib * 128), f"epochs/{epoch}.txt")
             print(f"STEP {epoch}", flush=True)
