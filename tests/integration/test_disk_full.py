@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -77,17 +78,21 @@ def _nothing_left_to_sync(runs: Path) -> None:
     assert [p.name for p in runs.iterdir()] in ([], ["filler"])
 
 
+def _train_moons(data: Path, uri: str, runs: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "train", "moons", "--data", str(data), "--tracking-uri", uri,
+        "--experiment", "disk-full", *SMALL_MOONS,
+        env={"TRACKING_DEMO_RUNS_DIR": str(runs)},
+    )  # fmt: skip
+
+
 def test_moons_stops_with_one_line_when_its_model_does_not_fit(
     mlflow_server,  # type: ignore[no-untyped-def]
     moons_dir: Path,
     tmp_path: Path,
 ) -> None:
     with small_disk(tmp_path / "runs", MOONS_DISK_KIB) as runs:
-        result = run_cli(
-            "train", "moons", "--data", str(moons_dir), "--tracking-uri", mlflow_server.uri,
-            "--experiment", "disk-full", *SMALL_MOONS,
-            env={"TRACKING_DEMO_RUNS_DIR": str(runs)},
-        )  # fmt: skip
+        result = _train_moons(moons_dir, mlflow_server.uri, runs)
         assert result.returncode == 1, result.stdout + result.stderr
         line = _the_line(result.stderr, runs)
         assert "writing the model needed more than" in line, line
@@ -129,11 +134,7 @@ def test_a_disk_full_before_the_run_starts_ends_it_failed(
 ) -> None:
     with small_disk(tmp_path / "runs", 64) as runs:
         _fill(runs)
-        result = run_cli(
-            "train", "moons", "--data", str(moons_dir), "--tracking-uri", mlflow_server.uri,
-            "--experiment", "disk-full", *SMALL_MOONS,
-            env={"TRACKING_DEMO_RUNS_DIR": str(runs)},
-        )  # fmt: skip
+        result = _train_moons(moons_dir, mlflow_server.uri, runs)
         assert result.returncode == 1, result.stdout + result.stderr
         line = _the_line(result.stderr, runs)
         assert "(0 B free; writing the run's folder)" in line, line

@@ -306,24 +306,18 @@ class TrackingSession:
         self.run_logger.log_record(dataset_record(entity, {MLFLOW_DATASET_CONTEXT: context}))
 
     def log_figure(self, figure: Figure, artifact_file: str) -> None:
-        name = PurePosixPath(artifact_file).name
         rendered = io.BytesIO()  # drawn first, so a full disk is told how much it needed
-        figure.savefig(rendered, format=PurePosixPath(name).suffix.lstrip(".") or None)
-        data = rendered.getvalue()
-        kept = self._keep(
-            f"the figure {artifact_file}",
-            name,
-            lambda target: target.write_bytes(data),
-            lambda: len(data),
-        )
-        self.run_logger.log_artifact_kept(kept, _parent(artifact_file))
+        suffix = PurePosixPath(artifact_file).suffix.lstrip(".")
+        figure.savefig(rendered, format=suffix or None)
+        self._log_bytes(rendered.getvalue(), artifact_file, f"the figure {artifact_file}")
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        name = PurePosixPath(artifact_file).name
-        data = text.encode()
+        self._log_bytes(text.encode(), artifact_file, f"the file {artifact_file}")
+
+    def _log_bytes(self, data: bytes, artifact_file: str, what: str) -> None:
         kept = self._keep(
-            f"the file {artifact_file}",
-            name,
+            what,
+            PurePosixPath(artifact_file).name,
             lambda target: target.write_bytes(data),
             lambda: len(data),
         )
