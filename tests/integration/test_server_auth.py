@@ -12,11 +12,12 @@ import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from mlflow.tracking import MlflowClient
 from tests.support.cli import run_cli
 from tests.support.endpoint import group_command_lines
 
 from tracking_demo.cli.secret_files import secret_from_bytes
-from tracking_demo.errors import ConfigError, ServerError
+from tracking_demo.errors import ConfigError, ServerError, TrackingIncompleteError
 from tracking_demo.server.auth import (
     ADMIN_PASSWORD_VARIABLE,
     AUTH_CONFIG_VARIABLE,
@@ -28,6 +29,9 @@ from tracking_demo.server.auth import (
 )
 from tracking_demo.server.local import LocalServer
 from tracking_demo.server.processes import find_free_port
+from tracking_demo.tracking.logger import LoggerOptions
+from tracking_demo.tracking.session import TrackingSession
+from tracking_demo.tracking.settings import TrackingSettings
 
 PASSWORD = "first-admin-password-9f3c"
 NEW_PASSWORD = "second-admin-password-7d1e"
@@ -268,3 +272,42 @@ def test_a_new_password_at_the_next_start_replaces_the_old(tmp_path: Path) -> No
     finally:
         _stop(tmp_path)
     assert LocalServer(tmp_path).read_state() is None
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_credentials_refused_mid_run_keep_every_record_for_sync(
+    auth_server: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password changed while a run logs: nothing is acknowledged as refused, the records stay
+    in the run's log, and `sync` with the right variables delivers each point once."""
+    _, uri = auth_server
+    monkeypatch.setenv(CLIENT_USERNAME_VARIABLE, "admin")
+    monkeypatch.setenv(CLIENT_PASSWORD_VARIABLE, PASSWORD)
+    session = TrackingSession(
+        TrackingSettings(uri=uri, experiment="auth-mid-run", wal_root=tmp_path / "runs"),
+        logger_options=LoggerOptions(fsync_interval_s=0.2, flush_timeout_s=5),
+    )
+    with (
+        pytest.raises(TrackingIncompleteError, match="tracking-demo sync"),
+        session.run() as run,
+    ):
+        for step in range(5):
+            session.log_metric("loss", 1.0 / (step + 1), step)
+        session.run_logger.flush(10)
+        monkeypatch.setenv(CLIENT_PASSWORD_VARIABLE, "wrong-password-1234")
+        for step in range(5, 10):
+            session.log_metric("loss", 1.0 / (step + 1), step)
+    run_dir = tmp_path / "runs" / run.run_id
+    assert (run_dir / "wal.log").exists(), "the refused records are kept"
+
+    refused = run_cli("sync", str(run_dir), env=_credentials("wrong-password-1234"))
+    assert refused.returncode == 1
+    assert "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD" in refused.stderr
+    assert run_dir.exists(), "a refused sync keeps the folder"
+    synced = run_cli("sync", str(run_dir), env=_credentials())
+    assert synced.returncode == 0, synced.stderr
+    monkeypatch.setenv(CLIENT_PASSWORD_VARIABLE, PASSWORD)
+    client = MlflowClient(uri)
+    assert [p.step for p in client.get_metric_history(run.run_id, "loss")] == list(range(10))
+    assert client.get_run(run.run_id).info.status == "FINISHED"
