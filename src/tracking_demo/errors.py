@@ -70,6 +70,13 @@ def refused_credentials_status(error: BaseException) -> int | None:
     return None
 
 
+def credentials_refused(error: BaseException) -> CredentialsRefusedError | None:
+    """The one-line error to raise instead of `error` when it is the server refusing this
+    client (401/403): a retry cannot change that answer, and the records are not at fault."""
+    status = refused_credentials_status(error)
+    return None if status is None else CredentialsRefusedError(credentials_refused_line(status))
+
+
 class TrackingIncompleteError(TrackingDemoError):
     """Some of a run's records were not acknowledged in time; `tracking-demo sync` finishes it."""
 

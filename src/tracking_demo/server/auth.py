@@ -21,15 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracking_demo.errors import ConfigError, ServerError
+from tracking_demo.errors import CREDENTIAL_VARIABLES, ConfigError, ServerError
 
 ADMIN_PASSWORD_VARIABLE = "TRACKING_DEMO_ADMIN_PASSWORD"
 ADMIN_USERNAME_VARIABLE = "TRACKING_DEMO_ADMIN_USERNAME"
 # MLflow's names (mlflow.environment_variables; tests/unit/test_server_auth.py checks them).
 AUTH_CONFIG_VARIABLE = "MLFLOW_AUTH_CONFIG_PATH"
 SECRET_KEY_VARIABLE = "MLFLOW_FLASK_SERVER_SECRET_KEY"
-CLIENT_USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
-CLIENT_PASSWORD_VARIABLE = "MLFLOW_TRACKING_PASSWORD"
+CLIENT_USERNAME_VARIABLE, CLIENT_PASSWORD_VARIABLE = CREDENTIAL_VARIABLES
 AUTH_CONFIG_FILE = "basic_auth.ini"
 AUTH_DATABASE_FILE = "basic_auth.db"
 DEFAULT_ADMIN_USERNAME = "admin"

@@ -22,11 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from tracking_demo.errors import (
-    CredentialsRefusedError,
-    credentials_refused_line,
-    refused_credentials_status,
-)
+from tracking_demo.errors import credentials_refused
 
 if TYPE_CHECKING:
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
@@ -134,9 +130,9 @@ def follow_while_active(
             status = run_status()
             updated = mirror.refresh()
         except (MlflowException, requests.RequestException, OSError) as error:
-            refused = refused_credentials_status(error)
+            refused = credentials_refused(error)
             if refused is not None:  # a retry cannot change that answer
-                raise CredentialsRefusedError(credentials_refused_line(refused)) from error
+                raise refused from error
             logger.warning("could not refresh %s (%s); retrying", mirror.destination, error)
         else:
             if updated:

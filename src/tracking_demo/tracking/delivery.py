@@ -27,11 +27,7 @@ from mlflow.utils.validation import (
     MAX_PARAMS_TAGS_PER_BATCH,
 )
 
-from tracking_demo.errors import (
-    CredentialsRefusedError,
-    credentials_refused_line,
-    refused_credentials_status,
-)
+from tracking_demo.errors import credentials_refused, refused_credentials_status
 from tracking_demo.tracking.logged_model import deliver_logged_model
 from tracking_demo.tracking.records import (
     ArtifactRecord,
@@ -214,9 +210,9 @@ class Delivery:
         try:
             self._call(operation, uncertain)
         except Exception as error:
-            status = refused_credentials_status(error)
-            if status is not None:  # the client is refused, not the records: keep them all
-                raise CredentialsRefusedError(credentials_refused_line(status)) from error
+            refused = credentials_refused(error)
+            if refused is not None:  # the client is refused, not the records: keep them all
+                raise refused from error
             message = error.message if isinstance(error, MlflowException) else str(error)
             if is_transient(error):
                 raise TransientDeliveryError(message) from error

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from tracking_demo.errors import TrackingUnavailableError
+from tracking_demo.errors import CREDENTIAL_VARIABLES, TrackingUnavailableError
 
 DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
 DEFAULT_EXPERIMENT = "tracking-demo"
@@ -104,8 +104,7 @@ def configure_http(
 def basic_auth(environ: Mapping[str, str]) -> tuple[str, str] | None:
     """The user and password MLflow's own client sends (`MLFLOW_TRACKING_USERNAME/PASSWORD`),
     for the project's own requests to the tracking server: the same server, the same account."""
-    username = environ.get("MLFLOW_TRACKING_USERNAME")
-    password = environ.get("MLFLOW_TRACKING_PASSWORD")
+    username, password = (environ.get(name) for name in CREDENTIAL_VARIABLES)
     return (username, password) if username and password else None
 
 
