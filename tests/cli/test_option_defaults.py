@@ -29,7 +29,11 @@ def _task_commands() -> list[tuple[str, click.Command]]:
     for group_name in TASK_GROUPS:
         group = cli.commands[group_name]
         assert isinstance(group, click.Group)
-        found += [(f"{group_name} {name}", command) for name, command in group.commands.items()]
+        found += [  # a hidden command (the sweep's worker) is started by another, not a user
+            (f"{group_name} {name}", command)
+            for name, command in group.commands.items()
+            if not command.hidden
+        ]
     return found
 
 

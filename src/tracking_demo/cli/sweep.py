@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tracking_demo.cli.options import TrackingOptions, session_from_options, tracking_options
+from tracking_demo.cli.output import start_tensorflow
 from tracking_demo.cli.task_options import (
     build_options,
     field_option,
@@ -73,7 +75,7 @@ def sweep_options(func: Callable[..., R]) -> Callable[..., R]:
 @click.option(
     "--max-concurrent",
     type=click.IntRange(min=1),
-    help="Trials running at once, each its own process [default: the file's, 4].",
+    help="Trials running at once, each in its own process [default: the file's, 4].",
 )
 @field_option(
     SweepOptions,
@@ -82,6 +84,17 @@ def sweep_options(func: Callable[..., R]) -> Callable[..., R]:
     type=int,
     show_default=True,
     help="Seed of the random sampling.",
+)
+@field_option(
+    SweepOptions,
+    "isolation",
+    "--isolation",
+    type=click.Choice(["worker", "process"]),
+    show_default=True,
+    help="worker: max-concurrent warm worker processes import TensorFlow once and run the "
+    "trials in turn, each with a clean Keras state (a crashed worker takes only its trial and "
+    "is replaced); process: a fresh `train housing-mlp` process per trial, as Azure ML runs "
+    "them (seconds of start-up each).",
 )
 @click.option(
     "--early-termination/--no-early-termination",
@@ -138,3 +151,44 @@ def _print_trial(trial: TrialOutcome) -> None:
         "failed": lambda: str(trial.error),
     }[trial.status]()
     click.echo(f"{trial.name} {trial.status} ({trial.wall_time_s:.1f}s) {trial.params} {detail}")
+
+
+@sweep.command("worker", hidden=True)
+def sweep_worker() -> None:
+    """(Started by `sweep housing-mlp`.) A warm trial worker: imports once, then runs each
+    trial read from stdin as `tracking-demo ARGUMENTS` in this process."""
+    from tracking_demo.sweep import worker
+
+    raise SystemExit(worker.serve(_run_in_process, _warm_up))
+
+
+def _warm_up() -> None:
+    """What every housing trial imports, imported once: TensorFlow and Keras, the task, MLflow's
+    model flavours and the figures' Matplotlib."""
+    start_tensorflow()
+    import keras  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import mlflow.pyfunc  # noqa: F401
+
+    from tracking_demo.tasks import housing  # noqa: F401
+    from tracking_demo.tasks.models import housing as housing_model  # noqa: F401
+
+
+def _run_in_process(arguments: Sequence[str]) -> int:
+    """`tracking-demo ARGUMENTS` in this process, ending as the command would: its exit code,
+    its one-line errors, a traceback for a bug."""
+    from tracking_demo.cli.main import cli  # here: the root group imports this module
+
+    try:
+        code = cli.main(list(arguments), prog_name="tracking-demo", standalone_mode=False)
+    except click.exceptions.Abort:  # KeyboardInterrupt in the command: the sweep stopped it
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except SystemExit as error:
+        return error.code if isinstance(error.code, int) else 1
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return code if isinstance(code, int) else 0

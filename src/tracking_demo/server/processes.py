@@ -31,24 +31,26 @@ SILENT_STOP_S = 10.0
 def start_group(
     command: Sequence[str],
     *,
-    output: Path | None = None,
+    output: Path | int | None = None,
     errors: Path | int | None = subprocess.STDOUT,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    stdin: int = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """Start `command` as the leader of a new session and process group, with stdin closed.
+    """Start `command` as the leader of a new session and process group, stdin closed unless
+    `stdin` is `subprocess.PIPE` (a sweep worker reads its trials there).
 
-    Its stdout is appended to `output` (inherited when None); its stderr follows `errors`: into
-    stdout (`subprocess.STDOUT`, the default), appended to a file, `subprocess.PIPE`, or
-    inherited (None)."""
+    Its stdout is appended to `output` (a file; `subprocess.PIPE`; inherited when None); its
+    stderr follows `errors`: into stdout (`subprocess.STDOUT`, the default), appended to a
+    file, `subprocess.PIPE`, or inherited (None)."""
     with contextlib.ExitStack() as files:
-        stdout = files.enter_context(output.open("ab")) if output is not None else None
+        stdout = files.enter_context(output.open("ab")) if isinstance(output, Path) else output
         stderr = files.enter_context(errors.open("ab")) if isinstance(errors, Path) else errors
         return subprocess.Popen(
             list(command),
             stdout=stdout,
             stderr=stderr,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             start_new_session=True,
             env=env,
             cwd=cwd,

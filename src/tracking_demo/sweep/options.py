@@ -20,3 +20,5 @@ class SweepOptions:
     seed: int = 0  # of the random sampling
     register_as: str | None = None
     trial_options: Sequence[str] = ()  # fixed `train housing-mlp` options for every trial
+    # "worker": warm workers run the trials in turn; "process": a fresh process per trial.
+    isolation: str = "worker"

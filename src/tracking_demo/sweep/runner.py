@@ -1,10 +1,11 @@
 """The housing MLP sweep: random sampling, trials in parallel processes, bandit termination.
 
 Each trial is the very command a HyperDrive trial runs (`tracking-demo train housing-mlp` with
-the sampled options), started as its own process inside a nested MLflow run that the parent
-created (`trial-N`, N from 1 in sampling order). A trial that crashes cannot take the sweep (or
-its siblings) down: the parent marks its run FAILED and goes on. A trial the policy stops ends
-its own run KILLED with the reason as its description. The parent run
+the sampled options) inside a nested MLflow run that the parent created (`trial-N`, N from 1 in
+sampling order), run by a warm worker process or a fresh process of its own (`executors`). A
+trial that crashes cannot take the sweep (or its siblings) down: its run ends FAILED (KILLED
+when its process was killed), with what it logged delivered, and the sweep goes on. A trial the
+policy stops ends its own run KILLED with the reason as its description. The parent run
 (`sweep-housing-mlp-<id>`) logs the space, the policy, every trial's outcome (table, and a
 figure with the cut-off the policy applied at each evaluation) and names and links the best
 completed trial, and registers that trial's model when asked.
@@ -16,8 +17,7 @@ import json
 import logging
 import math
 import os
-import subprocess
-import sys
+import shlex
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +32,7 @@ from matplotlib.ticker import MaxNLocator
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_RUN_NOTE
 
 from tracking_demo.errors import TrackingDemoError
-from tracking_demo.server.processes import start_group, stop_process_group
+from tracking_demo.sweep import executors
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import Evaluation, TrialBoard
 from tracking_demo.sweep.options import SweepOptions
@@ -41,11 +41,11 @@ from tracking_demo.tasks.figures import built_with_literal_text, integer_epochs
 from tracking_demo.tasks.housing import registration_tags
 from tracking_demo.tracking import tags
 from tracking_demo.tracking.session import RunHandle, TrackingSession
+from tracking_demo.tracking.wal import RunDir
 
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.2
-TRIAL_STOP_TIMEOUT_S = 10.0
 
 
 class SweepFailedError(TrackingDemoError):
@@ -100,17 +100,14 @@ class SweepResult:
         return sum(t.status == "terminated" for t in self.trials) / len(self.trials)
 
 
-# --- the trial process --------------------------------------------------------------------------
+# --- the trial's command ---------------------------------------------------------------------
 
 
-def trial_command(
+def trial_arguments(
     options: SweepOptions, params: Mapping[str, search_space.Value], board: Path, index: int
 ) -> list[str]:
-    """The trial's command line: the same `train housing-mlp` a HyperDrive trial runs."""
+    """The trial's `tracking-demo` arguments: the `train housing-mlp` a HyperDrive trial runs."""
     return [
-        sys.executable,
-        "-m",
-        "tracking_demo",
         "train",
         catalog.HOUSING_MLP.name,
         "--data",
@@ -128,25 +125,36 @@ def trial_command(
     ]
 
 
-def trial_environment(
-    session: TrackingSession, run_id: str, concurrent: int, environ: Mapping[str, str]
-) -> dict[str, str]:
-    """The child run to log into (as Azure ML hands a job its run) and a fair share of cores."""
+def trial_variables(session: TrackingSession, run_id: str) -> dict[str, str]:
+    """The child run to log into, as Azure ML hands a job its run."""
+    return {
+        "MLFLOW_TRACKING_URI": session.uri,
+        "MLFLOW_RUN_ID": run_id,
+        "MLFLOW_EXPERIMENT_NAME": session.settings.experiment,
+        "TRACKING_DEMO_RUNS_DIR": str(session.settings.wal_root.absolute()),
+    }
+
+
+def trial_environment(concurrent: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """What every trial process or worker starts with: a fair share of the cores."""
     threads = str(max(1, (os.cpu_count() or 1) // concurrent))
-    env = dict(environ)
-    env.update(
-        {
-            "MLFLOW_TRACKING_URI": session.uri,
-            "MLFLOW_RUN_ID": run_id,
-            "MLFLOW_EXPERIMENT_NAME": session.settings.experiment,
-            "TRACKING_DEMO_RUNS_DIR": str(session.settings.wal_root.absolute()),
-            "TF_NUM_INTRAOP_THREADS": threads,
-            "TF_NUM_INTEROP_THREADS": "1",
-            "OMP_NUM_THREADS": threads,
-            "MPLBACKEND": "Agg",
-        }
-    )
-    return env
+    return {
+        **environ,
+        "TF_NUM_INTRAOP_THREADS": threads,
+        "TF_NUM_INTEROP_THREADS": "1",
+        "OMP_NUM_THREADS": threads,
+        "MPLBACKEND": "Agg",
+    }
+
+
+def trial_runner(options: SweepOptions, logs: Path) -> executors.TrialRunner:
+    """The sweep's way of running trials, its workers (if any) already starting."""
+    environment = trial_environment(options.spec.max_concurrent, os.environ)
+    if options.isolation == "process":
+        return executors.FreshProcesses(environment)
+    workers = executors.WarmWorkers(options.spec.max_concurrent, environment, logs)
+    workers.start_all()
+    return workers
 
 
 # --- the parent -------------------------------------------------------------------------------
@@ -162,27 +170,44 @@ def run_sweep(
     spec = options.spec
     sampled = search_space.sample(spec.parameters, spec.max_trials, options.seed)
     started = time.perf_counter()
-    with (
-        session.run(tags={tags.TASK: catalog.HOUSING_SWEEP.name}) as parent,
-        tempfile.TemporaryDirectory(prefix="sweep-") as work,
-    ):
+    with tempfile.TemporaryDirectory(prefix="sweep-") as work:
+        runner = trial_runner(options, Path(work) / "logs")
+        try:
+            return _sweep(options, session, sampled, runner, Path(work), started, progress)
+        finally:
+            runner.close()
+
+
+def _sweep(
+    options: SweepOptions,
+    session: TrackingSession,
+    sampled: list[dict[str, search_space.Value]],
+    runner: executors.TrialRunner,
+    work: Path,
+    started: float,
+    progress: Progress | None,
+) -> SweepResult:
+    spec = options.spec
+    with session.run(tags={tags.TASK: catalog.HOUSING_SWEEP.name}) as parent:
         if session.settings.run_id is None:  # a run created for us (Azure ML) keeps its name
             session.set_tags({MLFLOW_RUN_NAME: sweep_run_name(parent.run_id)})
         session.log_params(_sweep_params(options, len(sampled)))
         session.log_text(json.dumps(spec.describe(), indent=2), "sweep/space.json")
-        board = TrialBoard.create(Path(work) / "board.sqlite", spec.primary_metric, spec.policy)
+        board = TrialBoard.create(work / "board.sqlite", spec.primary_metric, spec.policy)
+        runner.ready()
         trials = _run_trials(
             options,
             session,
             (parent.run_id, parent.experiment_id),
             sampled,
             board,
-            Path(work),
+            runner,
+            work,
             progress,
         )
         wall_time = time.perf_counter() - started
-        if (Path(work) / "logs").is_dir():
-            session.log_artifacts(Path(work) / "logs", "trial_logs")
+        if (work / "logs").is_dir():
+            session.log_artifacts(work / "logs", "trial_logs")
         table = trials_table(trials, spec.primary_metric)
         session.log_text(table.to_csv(index=False), "trials.csv")
         evaluations = board.evaluations()
@@ -227,6 +252,7 @@ def _sweep_params(options: SweepOptions, sampled: int) -> dict[str, Any]:
         "sweep/seed": options.seed,
         "sweep/max_trials": spec.max_trials,
         "sweep/max_concurrent": spec.max_concurrent,
+        "sweep/isolation": options.isolation,
         "sweep/trials_sampled": sampled,
         "sweep/primary_metric": spec.primary_metric.name,
         "sweep/goal": spec.primary_metric.goal,
@@ -247,36 +273,32 @@ def _run_trials(
     parent: tuple[str, str],
     sampled: list[dict[str, search_space.Value]],
     board: TrialBoard,
+    runner: executors.TrialRunner,
     work: Path,
     progress: Progress | None,
 ) -> list[TrialOutcome]:
-    """Keep up to `max_concurrent` trial processes running until every sampled trial is done."""
+    """Keep up to `max_concurrent` trials running until every sampled trial is done."""
     concurrent = options.spec.max_concurrent
     queue = list(enumerate(sampled, start=1))
-    running: dict[int, tuple[subprocess.Popen[bytes], TrialOutcome, float]] = {}
+    running: dict[int, tuple[TrialOutcome, float]] = {}
     done: list[TrialOutcome] = []
     try:
         while queue or running:
             while queue and len(running) < concurrent:
                 index, params = queue.pop(0)
-                outcome, process = _start_trial(
-                    options, session, parent, index, params, board, work
-                )
-                running[index] = (process, outcome, time.perf_counter())
-            for index, (process, outcome, began) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                del running[index]
+                outcome = _start_trial(options, session, parent, index, params, board, runner, work)
+                running[index] = (outcome, time.perf_counter())
+            for ended in runner.wait(POLL_INTERVAL_S):
+                outcome, began = running.pop(ended.index)
                 outcome.wall_time_s = time.perf_counter() - began
-                _collect(session, outcome, process.returncode, options.spec.primary_metric.name)
+                _collect(session, outcome, ended, options.spec.primary_metric.name)
                 done.append(outcome)
                 if progress is not None:
                     progress(outcome)
-            time.sleep(POLL_INTERVAL_S)
     except BaseException:
-        for process, outcome, _ in running.values():
-            stop_process_group(process.pid, TRIAL_STOP_TIMEOUT_S, child=process)
-            _end_interrupted(session, outcome.run_id)
+        runner.stop()
+        for outcome, _ in running.values():
+            _recover(session, outcome.run_id, INTERRUPTED, "KILLED")
         raise
     return sorted(done, key=lambda t: t.index)
 
@@ -288,8 +310,9 @@ def _start_trial(
     index: int,
     params: dict[str, search_space.Value],
     board: TrialBoard,
+    runner: executors.TrialRunner,
     work: Path,
-) -> tuple[TrialOutcome, subprocess.Popen[bytes]]:
+) -> TrialOutcome:
     name = trial_run_name(index)
     parent_id, experiment_id = parent
     run = session.client.create_run(
@@ -305,35 +328,56 @@ def _start_trial(
     log_path = work / "logs" / f"{name}.log"
     log_path.parent.mkdir(exist_ok=True)
     outcome = TrialOutcome(index, run.info.run_id, dict(params), "running", log_path=log_path)
-    process = start_group(
-        trial_command(options, params, board.path, index),
-        output=log_path,
-        env=trial_environment(session, outcome.run_id, options.spec.max_concurrent, os.environ),
+    arguments = trial_arguments(options, params, board.path, index)
+    # The log opens with the command that reproduces the trial on its own.
+    log_path.write_text(f"$ tracking-demo {shlex.join(arguments)}\n")
+    runner.start(
+        executors.TrialLaunch(index, arguments, trial_variables(session, outcome.run_id), log_path)
     )
-    logger.info("started %s (pid %d): %s", name, process.pid, params)
-    return outcome, process
+    logger.info("started %s: %s", name, params)
+    return outcome
 
 
-def _end_interrupted(session: TrackingSession, run_id: str) -> None:
-    """The sweep was interrupted: the trial's run ends KILLED, saying so (unlike a trial the
-    policy stopped, which ended its own run with the policy's reason)."""
-    if session.client.get_run(run_id).info.status == "RUNNING":
-        session.client.set_tag(run_id, tags.ERROR, "the sweep was interrupted; trial stopped")
-        session.client.set_terminated(run_id, "KILLED")
+INTERRUPTED = "the sweep was interrupted; trial stopped"
+RECOVERY_TIMEOUT_S = 30.0
 
 
-def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric: str) -> None:
-    """Read what the trial logged; a trial that died without closing its run is marked FAILED.
+def _recover(session: TrackingSession, run_id: str, reason: str, status: str) -> None:
+    """A trial's process ended without ending its run: deliver what it logged (its run log,
+    as `tracking-demo sync` would), then end the run `status` with `reason` as its error.
+
+    A run the trial ended itself (a worker stopped by SIGTERM ends its trial KILLED) is left
+    as it is. If delivery fails, the run log stays for `tracking-demo sync` and the error says so.
+    """
+    if session.client.get_run(run_id).info.status != "RUNNING":
+        return
+    log = session.settings.wal_root / run_id
+    if RunDir(log).wal_path.is_file():
+        from tracking_demo.tracking.sync import sync_run
+
+        try:
+            sync_run(log, session.uri, timeout_s=RECOVERY_TIMEOUT_S)
+        except Exception as error:  # the run still ends; its log is kept for `sync`
+            logger.warning("could not deliver what %s logged: %s", run_id, error)
+            reason += f"; its undelivered records are kept in {log} (tracking-demo sync)"
+    session.client.set_tag(run_id, tags.ERROR, reason)
+    session.client.set_terminated(run_id, status)
+
+
+def _collect(
+    session: TrackingSession, outcome: TrialOutcome, ended: executors.TrialExit, metric: str
+) -> None:
+    """Read what the trial logged; a trial whose process died without ending its run has what
+    it logged delivered and ends KILLED (stopped from outside) or FAILED (crashed).
 
     Only a run the trial ended itself counts: FINISHED is a completed trial, KILLED with the
     `terminated` status tag one the policy stopped; anything else, or a non-zero exit, failed.
     """
+    code = ended.code
+    reason = ended.death or f"trial process exited with code {code} before ending its run"
+    died = "KILLED" if executors.killed_by_signal(code) else "FAILED"
+    _recover(session, outcome.run_id, reason, died)
     run = session.client.get_run(outcome.run_id)
-    if run.info.status == "RUNNING":
-        message = f"trial process exited with code {code} before ending its run"
-        session.client.set_tag(outcome.run_id, tags.ERROR, message)
-        session.client.set_terminated(outcome.run_id, "FAILED")
-        run = session.client.get_run(outcome.run_id)
     outcome.curve = [
         m.value
         for m in sorted(
@@ -354,7 +398,7 @@ def _collect(session: TrackingSession, outcome: TrialOutcome, code: int, metric:
         outcome.terminated_at = int(run.data.tags[tags.TERMINATED_AT_EPOCH])
     else:
         outcome.status = "failed"
-        outcome.error = (
+        outcome.error = ended.death or (
             run.data.tags.get(tags.ERROR) or f"exit code {code}, run ended {run.info.status}"
         )
 

@@ -1,0 +1,134 @@
+"""Inside a warm sweep worker: import once, then run trial after trial as the trial process would.
+
+The parent (`executors.WarmWorkers`) sends one trial per line on stdin and reads reports on the
+worker's original stdout, which is kept aside for them: while a trial runs, stdout and stderr
+(file descriptors 1 and 2, so native TensorFlow output too) go to that trial's log, as they
+would for a trial process. Between trials they go to the worker's own log.
+
+What a fresh process gives a trial for free is restored by hand: the trial's variables (its run)
+are set and then put back, and Keras's global state (layer names, the graph, random seeds) is
+cleared before and after each trial; the trial seeds itself as the command always did. With that,
+a trial's per-epoch `val_mae` equals the fresh process's to the last bit on the same backend
+(tests/integration/test_sweep_workers.py).
+
+SIGTERM (the sweep stopping) raises `TrialInterrupted`, a KeyboardInterrupt, in the running
+trial: its run ends KILLED with everything it logged delivered, and the worker exits. Later
+SIGTERMs are ignored so they cannot break that ending; SIGKILL still ends it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import FrameType
+from typing import IO, Any
+
+RunCommand = Callable[[Sequence[str]], int]
+INTERRUPTED_EXIT = 130
+
+
+class TrialInterrupted(KeyboardInterrupt):
+    """The sweep stopped this worker mid-trial."""
+
+    def __str__(self) -> str:
+        return "the sweep was interrupted; trial stopped"
+
+
+_interrupted = False
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    _interrupted = True
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise TrialInterrupted
+
+
+def serve(run_command: RunCommand, warm_up: Callable[[], None]) -> int:
+    """The worker's life: warm up, say ready, run each trial read from stdin until it ends."""
+    reports = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # until a trial runs, anything printed goes to the worker's log
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        warm_up()
+        _report(reports, {"ready": os.getpid()})
+        for line in sys.stdin:
+            trial = json.loads(line)
+            code = run_trial(run_command, trial)
+            _report(reports, {"index": trial["index"], "code": code})
+            if _interrupted:
+                return INTERRUPTED_EXIT
+    except TrialInterrupted:  # stopped while idle or between trials
+        return INTERRUPTED_EXIT
+    return 0
+
+
+def run_trial(run_command: RunCommand, trial: Mapping[str, Any]) -> int:
+    """One trial's command, with its output in its log and its variables set, in a clean state."""
+    with (
+        _output_to(trial["log"]),
+        _variables(trial["variables"]),
+        _clean_keras_state(),
+    ):
+        try:
+            return run_command(trial["arguments"])
+        except TrialInterrupted:
+            return INTERRUPTED_EXIT
+
+
+def _report(stream: IO[str], message: Mapping[str, int]) -> None:
+    stream.write(json.dumps(message) + "\n")
+    stream.flush()
+
+
+@contextlib.contextmanager
+def _output_to(path: str) -> Iterator[None]:
+    """File descriptors 1 and 2 into `path` (appended) for the block, then back."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (log, *saved):
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _variables(variables: Mapping[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _clean_keras_state() -> Iterator[None]:
+    """Keras's globals cleared before the trial (as a fresh process has them) and after it
+    (so the finished trial's model and graph are freed before the next one)."""
+    import keras
+
+    keras.backend.clear_session()
+    try:
+        yield
+    finally:
+        keras.backend.clear_session()
+        gc.collect()
