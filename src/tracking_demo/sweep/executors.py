@@ -158,6 +158,7 @@ class _Worker:
     log: Path
     ready: bool = False
     trial: int | None = None  # the index of the trial it runs
+    retiring: bool = False  # it said it ends after its trial (it grew too much)
     buffer: bytes = b""
     trials_run: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -172,7 +173,8 @@ class WarmWorkers:
 
     A worker is `python -m tracking_demo sweep worker`. It reports `{"ready": pid}` on stdout
     once its imports are done, reads one trial per line on stdin (`TrialLaunch` as JSON), and
-    reports `{"index": N, "code": C}` when the trial's command returns.
+    reports `{"index": N, "code": C, "retiring": R}` when the trial's command returns; R true
+    means it ends now (its memory grew too much, `worker.GROWTH_LIMIT_MIB`) and gets no more.
     """
 
     def __init__(self, size: int, environment: Mapping[str, str], logs: Path) -> None:
@@ -224,7 +226,8 @@ class WarmWorkers:
     # -- trials
 
     def start(self, launch: TrialLaunch) -> None:
-        worker = next((w for w in self.workers if w.trial is None), None) or self._spawn()
+        idle = (w for w in self.workers if w.trial is None and not w.retiring)
+        worker = next(idle, None) or self._spawn()
         worker.trial = launch.index
         message = {
             "index": launch.index,
@@ -271,6 +274,7 @@ class WarmWorkers:
             self._ended.append(TrialExit(message["index"], int(message["code"])))
             worker.trial = None
             worker.trials_run += 1
+            worker.retiring = bool(message.get("retiring"))
         else:
             raise WorkerError(f"sweep worker {worker.number} reported {message}")
 

@@ -32,7 +32,7 @@ from matplotlib.ticker import MaxNLocator
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_RUN_NOTE
 
 from tracking_demo.errors import TrackingDemoError
-from tracking_demo.sweep import executors
+from tracking_demo.sweep import executors, worker
 from tracking_demo.sweep import space as search_space
 from tracking_demo.sweep.board import Evaluation, TrialBoard
 from tracking_demo.sweep.options import SweepOptions
@@ -152,6 +152,7 @@ def trial_runner(options: SweepOptions, logs: Path) -> executors.TrialRunner:
     environment = trial_environment(options.spec.max_concurrent, os.environ)
     if options.isolation == "process":
         return executors.FreshProcesses(environment)
+    worker.growth_limit_mib(environment)  # a bad setting is one line here, not a dead worker
     workers = executors.WarmWorkers(options.spec.max_concurrent, environment, logs)
     workers.start_all()
     return workers
