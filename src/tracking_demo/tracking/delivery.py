@@ -170,6 +170,18 @@ def is_transient(error: BaseException) -> bool:
     return not isinstance(error, FileNotFoundError)
 
 
+# How SQLAlchemy's stores (sqlite, PostgreSQL, MySQL) word a unique constraint violated.
+_UNIQUE_VIOLATIONS = ("UNIQUE constraint failed", "duplicate key value", "Duplicate entry")
+
+
+def lost_insert_race(error: MlflowException) -> bool:
+    """The server refused an insert because a concurrent request had just made the same row:
+    MLflow's SQL store checks, then inserts, without a lock (datasets, for one)."""
+    return error.get_http_status_code() == 400 and any(
+        phrase in error.message for phrase in _UNIQUE_VIOLATIONS
+    )
+
+
 def _identity(key: str, value: float, timestamp: int, step: int) -> tuple[str, str, int, int]:
     """MLflow's metric identity; NaN compares equal to NaN here, as the server stores it once."""
     return key, "nan" if math.isnan(value) else repr(float(value)), int(timestamp), int(step)
@@ -281,7 +293,15 @@ class Delivery:
             profile=record.profile,
         )
         tags = [InputTag(key, value) for key, value in record.tags.items()]
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
+        try:
+            self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
+        except MlflowException as error:
+            if not lost_insert_race(error):
+                raise
+            # Another run of the experiment inserted the same dataset between the server's
+            # check and its insert (sweep trials start together): it exists now, so the
+            # server links it this time.
+            self.client.log_inputs(self.run_id, datasets=[DatasetInput(dataset, tags)])
 
     def _log_model(self, seq: int, record: ModelRecord) -> None:
         local = self.run_path / record.local
