@@ -42,6 +42,7 @@ STOP_TIMEOUT_S = 10.0
 # How long a worker gets to finish its start-up (TensorFlow's import) before the sweep fails.
 READY_TIMEOUT_S = 300.0
 WORKER_LOG_LINES = 10
+WORKER_COMMAND = (sys.executable, "-m", "tracking_demo", "sweep", "worker")
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,17 @@ class WarmWorkers:
     means it ends now (its memory grew too much, `worker.GROWTH_LIMIT_MIB`) and gets no more.
     """
 
-    def __init__(self, size: int, environment: Mapping[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        size: int,
+        environment: Mapping[str, str],
+        logs: Path,
+        command: Sequence[str] = WORKER_COMMAND,  # another only in tests: a stand-in worker
+    ) -> None:
         self.size = size
         self.environment = dict(environment)
         self.logs = logs
+        self.command = list(command)
         self.workers: list[_Worker] = []
         self.started = 0
         self.startup_s: list[float] = []  # each worker's time from start to ready
@@ -210,7 +218,7 @@ class WarmWorkers:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"worker-{self.started}.log"
         process = start_group(
-            [sys.executable, "-m", "tracking_demo", "sweep", "worker"],
+            self.command,
             output=subprocess.PIPE,
             errors=log,
             env=self.environment,
@@ -226,7 +234,12 @@ class WarmWorkers:
     # -- trials
 
     def start(self, launch: TrialLaunch) -> None:
-        idle = (w for w in self.workers if w.trial is None and not w.retiring)
+        # an idle worker that died since it last spoke is left to `wait` to retire
+        idle = (
+            w
+            for w in self.workers
+            if w.trial is None and not w.retiring and w.process.poll() is None
+        )
         worker = next(idle, None) or self._spawn()
         worker.trial = launch.index
         message = {
