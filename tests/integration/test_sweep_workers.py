@@ -267,7 +267,8 @@ def test_a_worker_dying_mid_trial_takes_only_its_trial(  # type: ignore[no-untyp
     dead = trials[2]
     assert dead.info.status == status
     assert dead.data.tags[tags.ERROR].startswith(
-        f"sweep worker 1 (pid {worker}) {reason} while running this trial"
+        f"sweep worker 1 (pid {worker}) {reason} while running this trial; "
+        "last lines of trial-2.log:\n"  # where a native crash's last words went
     )
     # what the trial logged before its worker died is on the server, each point once
     assert len(logged["val_mae"]) >= epochs_seen

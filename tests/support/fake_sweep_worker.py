@@ -3,10 +3,10 @@
 `fake_sweep_worker.py broken`: writes a start-up error to stderr (its log) and exits 3 before
 saying ready, as a worker whose TensorFlow import fails does.
 `fake_sweep_worker.py serve`: says `{"ready": pid}`, then for each trial line runs the "command"
-its first argument names: `exit N` reports code N, `die` kills this process with SIGKILL (the
-out-of-memory killer) before reporting, `retire N` reports code N and that this worker ends
-(it grew too much), then ends, `hang` creates the trial's log and waits on a child
-process (in the worker's group) that never ends.
+its first argument names: `exit N` reports code N, `die` writes LAST_WORDS to the trial's log
+and kills this process with SIGKILL (the out-of-memory killer) before reporting, `retire N`
+reports code N and that this worker ends (it grew too much), then ends, `hang` creates the
+trial's log and waits on a child process (in the worker's group) that never ends.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 STARTUP_ERROR = "ImportError: libtensorflow_framework.so.2: cannot open shared object file"
+LAST_WORDS = "F tensorflow/core/framework/tensor.cc:855] Check failed: allocation of 4 GB"
 
 
 def serve() -> int:
@@ -26,7 +27,8 @@ def serve() -> int:
     for line in sys.stdin:
         trial = json.loads(line)
         command, *rest = trial["arguments"]
-        if command == "die":
+        if command == "die":  # a native crash's last words go to the trial's log
+            Path(trial["log"]).write_text(f"{LAST_WORDS}\n")
             os.kill(os.getpid(), signal.SIGKILL)
         if command == "hang":
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.fake_sweep_worker import STARTUP_ERROR
+from tests.support.fake_sweep_worker import LAST_WORDS, STARTUP_ERROR
 from tests.support.sweep_process import is_dead
 
 from tracking_demo.server.processes import group_alive
@@ -114,7 +114,7 @@ def test_a_worker_that_fails_to_start_is_an_error_naming_its_log(tmp_path: Path)
     finally:
         pool.stop()
     assert str(raised.value) == (
-        f"sweep worker 1 (pid {pid}) exited with code 3; last lines of its log worker-1.log:\n"
+        f"sweep worker 1 (pid {pid}) exited with code 3; last lines of worker-1.log:\n"
         + STARTUP_ERROR
     )
 
@@ -130,7 +130,7 @@ def test_a_worker_dying_mid_trial_ends_that_trial_and_a_new_one_runs_the_next(
     assert (ended.index, ended.code) == (1, -signal.SIGKILL)
     assert ended.death == (
         f"sweep worker 1 (pid {first.process.pid}) was killed by SIGKILL (as the out-of-memory "
-        "killer does) while running this trial"
+        f"killer does) while running this trial; last lines of trial-1.log:\n{LAST_WORDS}"
     )
     assert first not in pool.workers
     pool.start(_launch(tmp_path, 2, "exit", "0"))

@@ -159,6 +159,7 @@ class _Worker:
     log: Path
     ready: bool = False
     trial: int | None = None  # the index of the trial it runs
+    trial_log: Path | None = None  # where that trial's output (the worker's fds 1, 2) goes
     retiring: bool = False  # it said it ends after its trial (it grew too much)
     buffer: bytes = b""
     trials_run: int = 0
@@ -211,7 +212,7 @@ class WarmWorkers:
             self._read(min(0.5, deadline - time.monotonic()))
             for worker in list(self.workers):
                 if not worker.ready and worker.process.poll() is not None:
-                    raise WorkerError(self._death(worker) + self._log_note(worker))
+                    raise WorkerError(self._death(worker) + self._log_note(worker.log))
 
     def _spawn(self) -> _Worker:
         self.started += 1
@@ -241,7 +242,7 @@ class WarmWorkers:
             if w.trial is None and not w.retiring and w.process.poll() is None
         )
         worker = next(idle, None) or self._spawn()
-        worker.trial = launch.index
+        worker.trial, worker.trial_log = launch.index, launch.log
         message = {
             "index": launch.index,
             "arguments": list(launch.arguments),
@@ -298,7 +299,9 @@ class WarmWorkers:
             self.selector.unregister(worker.process.stdout)  # type: ignore[arg-type]
         self.workers.remove(worker)
         if worker.trial is not None:
-            death = self._death(worker) + " while running this trial" + self._log_note(worker)
+            # A native crash's last words went where the worker's output was: the trial's log.
+            log = worker.trial_log or worker.log
+            death = self._death(worker) + " while running this trial" + self._log_note(log)
             self._ended.append(TrialExit(worker.trial, worker.process.returncode, death))
 
     def _death(self, worker: _Worker) -> str:
@@ -306,9 +309,9 @@ class WarmWorkers:
             f"sweep worker {worker.number}", worker.process.pid, worker.process.returncode
         )
 
-    def _log_note(self, worker: _Worker) -> str:
-        tail = log_tail(worker.log, WORKER_LOG_LINES).strip()
-        return f"; last lines of its log {worker.log.name}:\n{tail}" if tail else ""
+    def _log_note(self, log: Path) -> str:
+        tail = log_tail(log, WORKER_LOG_LINES).strip() if log.is_file() else ""
+        return f"; last lines of {log.name}:\n{tail}" if tail else ""
 
     def stop(self) -> None:
         _stop_all([w.process for w in self.workers])

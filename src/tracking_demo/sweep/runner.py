@@ -287,33 +287,38 @@ def _run_trials(
         while queue or running:
             while queue and len(running) < concurrent:
                 index, params = queue.pop(0)
-                outcome = _start_trial(options, session, parent, index, params, board, runner, work)
+                outcome = _create_trial_run(session, parent, index, params, work)
+                # Known before it starts and until it is collected, so an interrupt at any
+                # point ends its run.
                 running[index] = (outcome, time.perf_counter())
+                _start_trial(options, session, outcome, board, runner)
             for ended in runner.wait(POLL_INTERVAL_S):
-                outcome, began = running.pop(ended.index)
+                outcome, began = running[ended.index]
                 outcome.wall_time_s = time.perf_counter() - began
                 _collect(session, outcome, ended, options.spec.primary_metric.name)
+                del running[ended.index]
                 done.append(outcome)
                 if progress is not None:
                     progress(outcome)
     except BaseException:
         runner.stop()
         for outcome, _ in running.values():
-            _recover(session, outcome.run_id, INTERRUPTED, "KILLED")
+            try:
+                _recover(session, outcome.run_id, INTERRUPTED, "KILLED")
+            except Exception:  # the next trial's run still gets its chance
+                logger.warning("could not end %s's run", outcome.name, exc_info=True)
         raise
     return sorted(done, key=lambda t: t.index)
 
 
-def _start_trial(
-    options: SweepOptions,
+def _create_trial_run(
     session: TrackingSession,
     parent: tuple[str, str],
     index: int,
     params: dict[str, search_space.Value],
-    board: TrialBoard,
-    runner: executors.TrialRunner,
     work: Path,
 ) -> TrialOutcome:
+    """The trial's nested run, created by the sweep as Azure ML creates a trial's."""
     name = trial_run_name(index)
     parent_id, experiment_id = parent
     run = session.client.create_run(
@@ -328,19 +333,28 @@ def _start_trial(
     )
     log_path = work / "logs" / f"{name}.log"
     log_path.parent.mkdir(exist_ok=True)
-    outcome = TrialOutcome(index, run.info.run_id, dict(params), "running", log_path=log_path)
-    arguments = trial_arguments(options, params, board.path, index)
+    return TrialOutcome(index, run.info.run_id, dict(params), "running", log_path=log_path)
+
+
+def _start_trial(
+    options: SweepOptions,
+    session: TrackingSession,
+    outcome: TrialOutcome,
+    board: TrialBoard,
+    runner: executors.TrialRunner,
+) -> None:
+    assert outcome.log_path is not None
+    arguments = trial_arguments(options, outcome.params, board.path, outcome.index)
     # The log opens with the command that reproduces the trial on its own.
-    log_path.write_text(f"$ tracking-demo {shlex.join(arguments)}\n")
-    runner.start(
-        executors.TrialLaunch(index, arguments, trial_variables(session, outcome.run_id), log_path)
-    )
-    logger.info("started %s: %s", name, params)
-    return outcome
+    outcome.log_path.write_text(f"$ tracking-demo {shlex.join(arguments)}\n")
+    variables = trial_variables(session, outcome.run_id)
+    runner.start(executors.TrialLaunch(outcome.index, arguments, variables, outcome.log_path))
+    logger.info("started %s: %s", outcome.name, outcome.params)
 
 
 INTERRUPTED = "the sweep was interrupted; trial stopped"
 RECOVERY_TIMEOUT_S = 30.0
+MAX_REASON_CHARS = 4000  # within every MLflow server's tag limit (5,000 before MLflow 3)
 
 
 def _recover(session: TrackingSession, run_id: str, reason: str, status: str) -> None:
@@ -361,7 +375,7 @@ def _recover(session: TrackingSession, run_id: str, reason: str, status: str) ->
         except Exception as error:  # the run still ends; its log is kept for `sync`
             logger.warning("could not deliver what %s logged: %s", run_id, error)
             reason += f"; its undelivered records are kept in {log} (tracking-demo sync)"
-    session.client.set_tag(run_id, tags.ERROR, reason)
+    session.client.set_tag(run_id, tags.ERROR, reason[:MAX_REASON_CHARS])
     session.client.set_terminated(run_id, status)
 
 
