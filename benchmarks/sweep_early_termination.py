@@ -28,19 +28,19 @@ The four sweeps run in-process through `runner.run_sweep`, exactly as the comman
 gradient-boosting baseline run records the split's datasets in the experiment first: two trials
 logging a dataset new to the experiment at the same instant race in the server's store.
 
-The rows: the wall time (the sweep's, start-up and the workers' exit included); the start-up
-within it (the sweep run's `workers_startup_s`: the slowest worker's start to ready; the floor's
-TensorFlow import; a process trial pays its own inside its trial); the trials' CPU time: for the
-sweeps every child process's (getrusage RUSAGE_CHILDREN around `run_sweep`: the trial processes,
-or the workers, which exit and are reaped when the sweep ends, start-up included), checked
-against each child's CPU read from /proc while it ran (a lower bound); for the floor this
-process's (RUSAGE_SELF), its parent run included; the sweep parent's own CPU; epochs trained of
-planned; trials terminated; the mean per-trial time outside `fit` (the trial's wall time as the
-parent measured it, from its start to its end, minus its own `training_time_s`: process start and
-imports, data, dataset logging, evaluation, figures, the model, the run's end) in seconds and as
-a share; the best completed trial. Then the ratios with the issue's targets (worker+policy
-against process+policy and against the floor; its time outside `fit`), policy / no policy
-within each isolation, and one row per trial.
+The rows: the wall time (the sweep's, start-up and the workers' exit included); the start-up within
+it (the sweep run's `workers_startup_s`: the slowest worker's start to ready; the floor's TensorFlow
+import; a process trial pays its own inside its trial); the trials' CPU time: for the sweeps every
+child process's (getrusage RUSAGE_CHILDREN around `run_sweep`: the trial processes, or the workers,
+which exit and are reaped when the sweep ends, start-up included), checked against each child's CPU
+read from /proc while it ran (a lower bound: the benchmark stops if getrusage counted less); for the
+floor this process's (RUSAGE_SELF), its parent run included; the sweep parent's own CPU; epochs
+trained of planned; trials terminated; the mean per-trial time outside `fit` (the trial's wall time
+as the parent measured it, from its start to its end, minus its own `training_time_s`: process start
+and imports, data, dataset logging, evaluation, figures, the model, the run's end) in seconds and as
+a share; the best completed trial. Then the ratios with the issue's targets (worker+policy against
+process+policy and against the floor; its time outside `fit`), policy / no policy within each
+isolation, and one row per trial.
 
 Curves: a trial is seeded like the command, so its per-epoch val_mae is the same whichever way it
 runs. The benchmark compares each trial's whole curve between the two no-policy sweeps (process
@@ -108,6 +108,7 @@ CURVE_TOLERANCE = 1e-3  # relative: the same seeded trial must give the same val
 # The issue's targets for warm workers with the policy.
 TARGET_VS_PROCESS, TARGET_OUTSIDE_FIT_S, TARGET_VS_FLOOR = 0.5, 1.5, 1.3
 CPU_SAMPLE_INTERVAL_S = 0.2
+CPU_CHECK_SLACK_S = 0.5  # getrusage may not count less than /proc showed, beyond rounding
 
 
 @dataclass
@@ -264,8 +265,11 @@ def run_sweep_variant(
     wall = time.perf_counter() - started
     trial_cpu, parent_cpu = children_cpu_s() - cpu_before, own_cpu_s() - own_before
     left = [pid for pid in sampler.children() if pid not in sampler.existing]
-    if left:
-        raise RuntimeError(f"{variant.name}: child processes outlived the sweep: {left}")
+    if left or trial_cpu < sampler.total_s - CPU_CHECK_SLACK_S:
+        raise RuntimeError(
+            f"{variant.name}: getrusage counted {trial_cpu:.1f} s of the children's CPU, /proc "
+            f"showed {sampler.total_s:.1f} s; still running: {left}"
+        )
     fit_s, reasons = read_trials(session, result)
     metrics = session.client.get_run(result.run_id).data.metrics
     startup = metrics.get(housing_sweep.WORKERS_STARTUP_METRIC, math.nan)
