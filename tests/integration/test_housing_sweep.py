@@ -174,6 +174,12 @@ def test_parent_reports_the_truly_best_completed_trial(mlflow_server, sweep) -> 
     assert {"trials.csv", "trials.png", "sweep", "trial_logs"} <= artifacts
 
 
+def test_sweep_run_records_how_long_its_workers_took_to_start(mlflow_server, sweep) -> None:  # type: ignore[no-untyped-def]
+    # Warm workers (the default) import TensorFlow before the first trial: part of the wall time.
+    metrics = _client(mlflow_server).get_run(sweep.run_id).data.metrics
+    assert 0 < metrics["workers_startup_s"] < metrics["sweep_wall_time_s"]
+
+
 def test_trials_png_draws_the_cut_off_the_policy_applied(  # type: ignore[no-untyped-def]
     mlflow_server, sweep, spec, tmp_path: Path
 ) -> None:

@@ -46,6 +46,9 @@ from tracking_demo.tracking.wal import RunDir
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.2
+# The sweep run's metric: seconds from starting the warm workers until the slowest was ready
+# (TensorFlow's import), which the first trials waited for.
+WORKERS_STARTUP_METRIC = "workers_startup_s"
 
 
 class SweepFailedError(TrackingDemoError):
@@ -196,6 +199,8 @@ def _sweep(
         session.log_text(json.dumps(spec.describe(), indent=2), "sweep/space.json")
         board = TrialBoard.create(work / "board.sqlite", spec.primary_metric, spec.policy)
         runner.ready()
+        if isinstance(runner, executors.WarmWorkers):  # part of the sweep's wall time
+            session.log_metrics({WORKERS_STARTUP_METRIC: max(runner.startup_s)})
         trials = _run_trials(
             options,
             session,
