@@ -457,21 +457,6 @@ def run_floor(repeat: int, args: argparse.Namespace, data: Path, settings: Any) 
 # --- checks --------------------------------------------------------------------------------------
 
 
-def record_datasets(data: Path, settings: Any) -> None:
-    """The split's datasets recorded once in the experiment, by a gradient-boosting baseline
-    run, before any sweep: two trials logging a dataset new to the experiment at the same
-    moment race in the server's store (it looks the dataset up, then inserts it: "UNIQUE
-    constraint failed: datasets..."), which the trial's logger takes as a refusal and the
-    trial fails. Warm workers start their first trials at the same instant."""
-    from tracking_demo.tasks import housing
-    from tracking_demo.tasks.options import BaselineOptions
-    from tracking_demo.tracking.session import TrackingSession
-
-    session = TrackingSession(replace(settings, run_name="record-datasets"))
-    split = housing.SplitOptions(data.absolute(), 0.2, 42)
-    housing.train_baseline(BaselineOptions(split), session)
-
-
 def params_of(measured: Measured) -> list[tuple[int, dict[str, Any]]]:
     return [(t.index, dict(t.params)) for t in measured.result.trials]
 
@@ -823,7 +808,6 @@ def main() -> None:
             settings = TrackingSettings(
                 uri=server.uri, experiment=EXPERIMENT, wal_root=root / "wal"
             )
-            record_datasets(csv.parent, settings)
             for repeat in range(args.repeats):
                 for variant in order(repeat):
                     if variant is FLOOR:

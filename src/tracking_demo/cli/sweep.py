@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -159,7 +161,12 @@ def sweep_worker() -> None:
     trial read from stdin as `tracking-demo ARGUMENTS` in this process."""
     from tracking_demo.sweep import worker
 
-    raise SystemExit(worker.serve(_run_in_process, _warm_up))
+    code = worker.serve(_run_in_process, _warm_up)
+    # Every trial's run has ended and been delivered: skip the interpreter's teardown of
+    # TensorFlow (about 1.8 s of CPU, measured), which the sweep would wait for at its end.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _warm_up() -> None:
