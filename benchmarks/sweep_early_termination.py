@@ -80,7 +80,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -315,27 +314,6 @@ def import_tensorflow() -> float:
     return time.perf_counter() - started
 
 
-@contextlib.contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """File descriptors 1 and 2 appended to `path` for the block (Keras's epoch lines and
-    TensorFlow's native output, as a worker sends them to the trial's log), then back."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (log, *saved):
-            os.close(fd)
-
-
 @dataclass
 class FloorTrials:
     """The floor's parent: its run, its board and where its trials' logs go."""
@@ -356,6 +334,7 @@ def run_floor_trial(floor: FloorTrials, index: int, params: dict[str, Any]) -> A
     from tracking_demo.sweep.bandit import BanditCallback
     from tracking_demo.sweep.board import TrialBoard
     from tracking_demo.sweep.runner import TrialOutcome, trial_run_name
+    from tracking_demo.sweep.worker import output_to  # a trial's output to its log, as a worker
     from tracking_demo.tasks import catalog, housing
     from tracking_demo.tasks.options import MlpOptions
     from tracking_demo.tracking import tags

@@ -28,6 +28,7 @@ from click.testing import CliRunner, Result
 from jobs_cli import ROOT, assert_refused, run_module
 from mlflow.tracking import MlflowClient
 from tests.support.inference_server import serving_environment
+from tests.support.interrupts import with_default_sigint
 
 from jobs import environments, score_entry, serving_lock, serving_stage, snapshot
 from jobs.deploy import aci as aci_module
@@ -714,6 +715,7 @@ def test_local_serves_under_azmlinfsrv_until_interrupted(
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            preexec_fn=with_default_sigint,  # the test ends it with SIGINT
         )
         try:
             assert process.stdout is not None

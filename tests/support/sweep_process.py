@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.interrupts import with_default_sigint
+
 from tracking_demo.server.processes import group_alive, stop_process_group
 
 WATCH_INTERVAL_S = 0.1
@@ -135,6 +137,7 @@ def running_sweep(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=with_default_sigint,  # the Ctrl-C test sends SIGINT
         )
     sweep = SweepProcess(process, log)
     watcher = threading.Thread(target=sweep.watch, daemon=True)

@@ -93,7 +93,7 @@ def serve(run_command: RunCommand, warm_up: Callable[[], None]) -> int:
 def run_trial(run_command: RunCommand, trial: Mapping[str, Any]) -> int:
     """One trial's command, with its output in its log and its variables set, in a clean state."""
     with (
-        _output_to(trial["log"]),
+        output_to(trial["log"]),
         _variables(trial["variables"]),
         _clean_keras_state(),
     ):
@@ -138,8 +138,9 @@ def _report(stream: IO[str], message: Mapping[str, int]) -> None:
 
 
 @contextlib.contextmanager
-def _output_to(path: str) -> Iterator[None]:
-    """File descriptors 1 and 2 into `path` (appended) for the block, then back."""
+def output_to(path: str | os.PathLike[str]) -> Iterator[None]:
+    """File descriptors 1 and 2 (Python's output and native libraries' alike) appended to
+    `path` for the block, then back."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
