@@ -5,7 +5,7 @@ Curated: a base image plus a conda file with Python and the lock's pins, version
 (`environments.environment_version`), so an unchanged lock reuses the image Azure ML built.
 Image: `Environment(image=...)`; v2 has no per-environment registry password, so a private
 registry is the workspace's own, an attached one, or one the workspace's identity may pull from
-(AcrPull): the README's "Pulling from a private registry".
+(AcrPull): docs/azure/jobs.md, "Pulling from a private registry".
 Serving: the scoring container's own lock (`serving/requirements.lock`), versioned by its hash.
 """
 
@@ -84,7 +84,7 @@ def image_environment(image: ImageRef, environ: Mapping[str, str]) -> Any:
             raise ConfigError(
                 f"{variable} is set, but SDK v2 takes no registry password per environment: "
                 "attach the registry to the workspace or grant the workspace's identity AcrPull "
-                "on it (README: Pulling from a private registry), or use --sdk v1"
+                "on it (docs/azure/jobs.md: Pulling from a private registry), or use --sdk v1"
             )
     return Environment(image=image.reference)
 

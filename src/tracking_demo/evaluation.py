@@ -98,7 +98,7 @@ LOADERS: dict[str, Callable[[Path], Examples]] = {
     "housing": housing,
 }
 
-# Where each task's data lands when made the documented way (quickstart, README).
+# Where each task's data lands when made the documented way (quickstart, docs/getting-started.md).
 DEFAULT_DATA_DIRS: dict[str, Path] = {
     "mnist": Path("data/mnist"),
     "moons": Path(".tracking/datasets/moons"),

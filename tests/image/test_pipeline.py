@@ -159,6 +159,24 @@ def test_test_stage_runs_the_readme_test_command_on_python_311(
     assert f"--junitxml={published[0]['inputs']['testResultsFiles']}" in runs[0].split()
 
 
+def test_test_stage_publishes_the_site_the_test_command_builds_strictly(
+    root: Path, pipeline: dict[str, Any]
+) -> None:
+    """A reviewer reads the docs of a change as built by the same run that tested it."""
+    test_command = (root / "scripts" / "test.sh").read_text()
+    assert re.search(r"^[^#\n]*mkdocs build --strict", test_command, re.MULTILINE)
+    site_dir = yaml.safe_load((root / "mkdocs.yml").read_text())["site_dir"]
+    steps = _steps(_stage(pipeline, "Test"))
+    tests = next(i for i, s in enumerate(steps) if "scripts/test.sh" in s.get("script", ""))
+    published = [
+        s
+        for s in steps[tests + 1 :]
+        if s.get("task") == "PublishPipelineArtifact@1" and s["inputs"].get("artifact") == "site"
+    ]
+    assert len(published) == 1, "the Test stage publishes no `site` artifact after the tests"
+    assert published[0]["inputs"]["targetPath"] == site_dir
+
+
 def test_ci_runs_the_same_command_as_the_readme(root: Path) -> None:
     assert f"exec {_readme_test_command(root)}" in (root / ".ci" / "run").read_text()
 

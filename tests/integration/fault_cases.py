@@ -2,8 +2,8 @@
 
 `test_fault_matrix.py` runs every case against a real local server and asserts that what it
 observes equals the case's row; `scripts/fault_table.py` renders the rows as the Markdown table
-in README.md's reliability section, and `tests/unit/test_readme_fault_table.py` checks that the
-README holds exactly that rendering.
+in docs/tracking.md's fault matrix section, and `tests/unit/test_fault_table_doc.py` checks that
+the page holds exactly that rendering.
 """
 
 from __future__ import annotations
@@ -139,15 +139,15 @@ HEADER = (
 
 
 def render_table() -> str:
-    """The table as README.md holds it, between its markers."""
+    """The table as docs/tracking.md holds it, between its markers."""
     return "\n".join([HEADER, *(case.row() for case in CASES.values())])
 
 
 def between_markers(text: str) -> str:
-    """What `text` (README.md) holds between the markers; a missing marker is one clear error."""
+    """What `text` (docs/tracking.md) holds between the markers; a missing marker is one clear error."""
     for marker in (START_MARKER, END_MARKER):
         if text.count(marker) != 1:
-            raise ValueError(f"README.md must hold {marker} exactly once")
+            raise ValueError(f"docs/tracking.md must hold {marker} exactly once")
     start = text.index(START_MARKER) + len(START_MARKER)
     return text[start : text.index(END_MARKER)].strip("\n")
 

@@ -5,7 +5,7 @@ every commit) make that the largest part of a per-call `log_metric`. The server 
 database in WAL mode before starting it (persistent in the file) and every connection uses
 `synchronous=NORMAL`: commits no longer wait for fsync, WAL is synced at checkpoints. A crash
 of the server process loses nothing; a power loss or OS crash can lose the last commits but
-never corrupts the database (figures: benchmarks/server_latency.py, README "Local server").
+never corrupts the database (figures: benchmarks/server_latency.py, docs/benchmarks.md).
 With `$MLFLOW_AUTH_CONFIG_PATH` set (`server start --auth`, or a host off loopback) the app is
 MLflow's basic-auth app over the same Flask app, its admin set from the environment first
 (`ensure_admin`). Served by `tracking-demo server start` (uvicorn imports it); also the

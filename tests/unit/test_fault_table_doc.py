@@ -1,4 +1,4 @@
-"""README.md's reliability table is the fault matrix's own: rendered from the rows that
+"""docs/tracking.md's reliability table is the fault matrix's own: rendered from the rows that
 `tests/integration/test_fault_matrix.py` asserts, verbatim between its markers."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from tests.integration.fault_cases import CASES, between_markers, render_table, 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_readme_holds_the_fault_table_verbatim() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert between_markers(readme) == render_table(), (
-        "README.md's fault table differs from tests/integration/fault_cases.py; "
+def test_the_tracking_page_holds_the_fault_table_verbatim() -> None:
+    page = (ROOT / "docs" / "tracking.md").read_text()
+    assert between_markers(page) == render_table(), (
+        "docs/tracking.md's fault table differs from tests/integration/fault_cases.py; "
         "run: python scripts/fault_table.py --write"
     )
 
