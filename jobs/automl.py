@@ -237,10 +237,10 @@ def main(
     """AutoML regression of median_house_value on the housing data (Azure ML SDK v2 only).
 
     \b
-      python -m jobs.automl --data data/housing --dry-run
-      python -m jobs.automl --data data/housing --dry-run --emit automl/job.yml
-      python -m jobs.automl --data data/housing --wait --register-as housing-automl
-      python -m jobs.automl --dataset housing-mltable --max-trials 20 --timeout-minutes 60
+        python -m jobs.automl --data data/housing --dry-run
+        python -m jobs.automl --data data/housing --dry-run --emit automl/job.yml
+        python -m jobs.automl --data data/housing --wait --register-as housing-automl
+        python -m jobs.automl --dataset housing-mltable --max-trials 20 --timeout-minutes 60
     """
     if data is None and dataset is None:
         raise ConfigError(

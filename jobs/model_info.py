@@ -56,7 +56,7 @@ def main(
     """Check that JOB registered a version of the model; print it (and write it to --out).
 
     \b
-      python -m jobs.model_info "$job" --register-as moons-rf --out model/model.json
+        python -m jobs.model_info "$job" --register-as moons-rf --out model/model.json
     """
     uri = tracking_uri or workspace_tracking_uri(sdk, ref)
     print_spec(job_model(uri, job_name, register_as, include_children=sweep, model_info_out=out))

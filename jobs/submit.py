@@ -328,11 +328,11 @@ def main(
     """Run TASK (a `tracking-demo train` task) as a job; options after `--` go to the task.
 
     \b
-      python -m jobs.submit moons --dataset moons --register-as moons-rf --dry-run
-      python -m jobs.submit mnist-cnn --gpu --dataset mnist --wait -- --epochs 5
-      python -m jobs.submit moons --local --data data/moons --register-as moons-rf
-      python -m jobs.submit housing-mlp --command sweep --dataset housing --dry-run
-      python -m jobs.submit moons --dataset moons --dry-run --emit job.yml --sdk v2
+        python -m jobs.submit moons --dataset moons --register-as moons-rf --dry-run
+        python -m jobs.submit mnist-cnn --gpu --dataset mnist --wait -- --epochs 5
+        python -m jobs.submit moons --local --data data/moons --register-as moons-rf
+        python -m jobs.submit housing-mlp --command sweep --dataset housing --dry-run
+        python -m jobs.submit moons --dataset moons --dry-run --emit job.yml --sdk v2
     """
     check_emit(sdk, dry_run, emit)
     if dry_run and local:

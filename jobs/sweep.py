@@ -340,10 +340,10 @@ def main(
     after `--` go to every trial.
 
     \b
-      python -m jobs.sweep --dataset housing --dry-run --emit sweep.yml
-      python -m jobs.sweep --sdk v1 --dataset housing --dry-run
-      python -m jobs.sweep --space my_sweep.yaml --max-trials 20 --dataset housing --wait
-      python -m jobs.sweep --dataset housing --wait --register-as housing -- --learning-rate 0.01
+        python -m jobs.sweep --dataset housing --dry-run --emit sweep.yml
+        python -m jobs.sweep --sdk v1 --dataset housing --dry-run
+        python -m jobs.sweep --space my_sweep.yaml --max-trials 20 --dataset housing --wait
+        python -m jobs.sweep --dataset housing --wait --register-as housing -- --learning-rate 0.01
     """
     check_emit(sdk, dry_run, emit)
     if register_as and not wait and not dry_run:

@@ -34,12 +34,12 @@ def main() -> None:
     MODEL is NAME:VERSION, NAME@ALIAS (e.g. moons-rf@champion), or NAME with --best-by METRIC.
 
     \b
-      python -m jobs.deploy endpoint moons-rf:3 --dry-run
-      python -m jobs.deploy endpoint moons-rf@champion --instance-type Standard_DS3_v2
-      python -m jobs.deploy keys moons-rf --show-keys
-      python -m jobs.deploy delete moons-rf
-      python -m jobs.deploy local moons-rf@champion --check
-      python -m jobs.deploy aci moons-rf:3 --service-name moons-svc   (SDK v1)
+        python -m jobs.deploy endpoint moons-rf:3 --dry-run
+        python -m jobs.deploy endpoint moons-rf@champion --instance-type Standard_DS3_v2
+        python -m jobs.deploy keys moons-rf --show-keys
+        python -m jobs.deploy delete moons-rf
+        python -m jobs.deploy local moons-rf@champion --check
+        python -m jobs.deploy aci moons-rf:3 --service-name moons-svc   (SDK v1)
     """
 
 
