@@ -1,12 +1,15 @@
-"""Screenshots of what the MLflow UI shows for this project's runs, taken by headless Chromium.
+"""The documentation site's pictures: MLflow UI pages by headless Chromium, and task figures.
 
 Starts a real `tracking-demo server` on a free loopback port with its own temporary data,
-trains what the screens need through the command line a user types (the quickstart's moons
-run and registered model; a small housing sweep in which the bandit policy stops a trial),
-then saves one PNG per page of `PAGES` into `--out`. Before/after pictures of a change to
-what the UI shows come from running it on both commits.
+trains what the pictures need through the command line a user types (the quickstart's moons
+run and registered model; a LeNet on the offline MNIST sample; a small housing sweep in which
+the bandit policy stops a trial), then writes every file of `MANIFEST` into `--out`
+(default: the repository's docs/images): UI pages under ui/, and the PNGs the runs logged,
+downloaded as they are, under figures/. PNGs there that the manifest does not name are
+removed, so the folder is what this script makes.
 
-    python scripts/screenshots.py --out screens/before
+    python scripts/screenshots.py                      # refresh docs/images
+    python scripts/screenshots.py --out screens/before # before/after pictures of a change
 
 Needs Chromium (Debian: `apt-get install chromium`); `--chromium` names another binary.
 """
@@ -24,122 +27,191 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracking_demo.tracking import tags
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPOSITORY / "docs" / "images"
+UI_DIR = "ui"
+FIGURES_DIR = "figures"
 # Variables that would send the runs to the user's own server, workspace or run.
 MACHINE_PREFIXES = ("MLFLOW_", "AZUREML_", "AZURE_", "TRACKING_DEMO_")
 MOONS_MODEL = "moons-rf"
 SWEEP_MODEL = "housing-sweep-best"
 SWEEP_EXPERIMENT = "housing-sweep"
+MNIST_EXPERIMENT = "mnist"
 HOUSING_ROWS = 3000
-# Wide enough that the page keeps its columns beside the MLflow Assistant panel, which the UI
-# opens on a localhost origin's first visit (a headless browser cannot close it).
-WINDOW = (1920, 1080)
+# The package's quick sweep, changed so the pictures have curves: 5 or 6 epochs, and the policy
+# first judges at the third epoch, so the lr 1e-5 trials it stops have three epochs to show.
+SWEEP_EPOCHS = [5, 6]
+SWEEP_DELAY_EVALUATION = 2
+# Chromium reaches the server under this name (mapped to 127.0.0.1): MLflow's UI opens its
+# Assistant panel, a quarter of the window, on a localhost or 127.0.0.1 page's first visit and
+# a headless browser cannot close it; under another name the UI does not offer it. The server
+# is told to accept the name (Host header) and its origin (the UI's POST requests).
+BROWSER_HOST = "tracking-demo.test"
+WINDOW = (1440, 900)
 CHROMIUM_TIMEOUT_S = 120
+# The UI's "Model training" sidebar (runs, models, registry) rather than the GenAI one.
+MODEL_TRAINING = "workflowType=machine_learning"
 # The runs table nests child runs (collapsed) only when sorted by start time; another order
 # lists every run flat. A shared view cannot expand a parent (MLflow drops `runsExpanded`).
 SORTED_BY_NAME = "orderByKey=tags.%60mlflow.runName%60&orderByAsc=true"
 # Milliseconds of page time Chromium grants the single-page app to fetch and draw before the
-# picture is taken: MLflow's UI loads its data after the first paint.
-VIRTUAL_TIME_BUDGET_MS = 15000
+# picture is taken: MLflow's UI loads its data after the first paint and its metric charts last.
+# Virtual time: a page still takes seconds. Without --run-all-compositor-stages-before-draw the
+# charts were still spinning in about half the pictures, whatever the budget (15 s to 120 s).
+VIRTUAL_TIME_BUDGET_MS = 40000
 
 
 @dataclass(frozen=True)
 class Runs:
-    """What the pages show, found on the server after training."""
+    """What the pictures show, found on the server after training."""
 
     moons_experiment: str
     moons_run: str
-    moons_logged_model: str | None
+    moons_version: str
+    mnist_experiment: str
+    mnist_run: str
     sweep_experiment: str
     sweep_run: str
     stopped_trial: str
     finished_trial: str
-    moons_version: str
 
 
 @dataclass(frozen=True)
 class Page:
-    """One screenshot: its file name, what it shows, and its route in MLflow's hash-routed UI."""
+    """A UI screenshot: its file under ui/, what it shows, its route in the hash-routed UI."""
 
-    file: str
+    name: str
     shows: str
     route: Callable[[Runs], str]
+    window: tuple[int, int] = WINDOW
+
+    @property
+    def file(self) -> str:
+        return f"{UI_DIR}/{self.name}.png"
 
 
-def _moons_model_route(runs: Runs) -> str:
-    if runs.moons_logged_model:  # the Models tab's page, where the server has logged models
-        return f"/experiments/{runs.moons_experiment}/models/{runs.moons_logged_model}"
-    return f"/experiments/{runs.moons_experiment}/runs/{runs.moons_run}/artifacts/model/MLmodel"
+@dataclass(frozen=True)
+class Figure:
+    """A PNG a run logged, copied as it is: its file under figures/, what it shows, the run
+    that logged it and the artifact's path in that run."""
+
+    name: str
+    shows: str
+    run: Callable[[Runs], str]
+    artifact: str
+
+    @property
+    def file(self) -> str:
+        return f"{FIGURES_DIR}/{self.name}.png"
 
 
-def _artifact(experiment: str, run: str, path: str) -> str:
-    return f"/experiments/{experiment}/runs/{run}/artifacts/{path}"
+def _run_page(experiment: str, run: str, tab: str = "") -> str:
+    return f"/experiments/{experiment}/runs/{run}{tab}?{MODEL_TRAINING}"
 
 
 PAGES: tuple[Page, ...] = (
     Page(
-        "moons_run.png",
-        "the moons run's overview",
-        lambda r: f"/experiments/{r.moons_experiment}/runs/{r.moons_run}",
+        "moons_run",
+        "the quickstart's moons run: metrics, parameters, dataset, registered model",
+        lambda r: _run_page(r.moons_experiment, r.moons_run),
     ),
     Page(
-        "moons_run_metrics.png",
-        "the moons run's model metrics",
-        lambda r: f"/experiments/{r.moons_experiment}/runs/{r.moons_run}/model-metrics",
+        "moons_run_metrics",
+        "the moons run's model metrics tab",
+        lambda r: _run_page(r.moons_experiment, r.moons_run, "/model-metrics"),
     ),
     Page(
-        "moons_model.png", "the moons model (logged model, else its artifacts)", _moons_model_route
+        "moons_model_version",
+        "the registered model moons-rf, version 1",
+        lambda r: f"/models/{MOONS_MODEL}/versions/{r.moons_version}?{MODEL_TRAINING}",
     ),
     Page(
-        "moons_figure.png",
-        "the decision boundary figure",
-        lambda r: _artifact(r.moons_experiment, r.moons_run, "decision_boundary.png"),
+        "mnist_run_metrics",
+        "the MNIST LeNet run's model metrics tab: a chart per metric, per epoch or final",
+        lambda r: _run_page(r.mnist_experiment, r.mnist_run, "/model-metrics"),
+        window=(WINDOW[0], 1720),  # all 11 charts, val_accuracy and val_loss last
     ),
     Page(
-        "moons_model_version.png",
-        "the registered moons model's version 1",
-        lambda r: f"/models/{MOONS_MODEL}/versions/{r.moons_version}",
-    ),
-    Page(
-        "sweep_runs.png",
+        "sweep_runs",
         "the sweep experiment's runs table: the parent, its trials nested (collapsed)",
-        lambda r: f"/experiments/{r.sweep_experiment}/runs",
+        lambda r: f"/experiments/{r.sweep_experiment}/runs?{MODEL_TRAINING}",
     ),
     Page(
-        "sweep_trials_table.png",
+        "sweep_runs_flat",
         "the same table sorted by run name, which lists the trials flat with their status",
-        lambda r: f"/experiments/{r.sweep_experiment}/runs?{SORTED_BY_NAME}",
+        lambda r: f"/experiments/{r.sweep_experiment}/runs?{MODEL_TRAINING}&{SORTED_BY_NAME}",
     ),
     Page(
-        "sweep_run.png",
-        "the sweep parent's overview",
-        lambda r: f"/experiments/{r.sweep_experiment}/runs/{r.sweep_run}",
+        "sweep_run",
+        "the sweep parent run's overview",
+        lambda r: _run_page(r.sweep_experiment, r.sweep_run),
     ),
     Page(
-        "sweep_trials_figure.png",
-        "the sweep's trials.png",
-        lambda r: _artifact(r.sweep_experiment, r.sweep_run, "trials.png"),
-    ),
-    Page(
-        "trial_stopped_run.png",
-        "a trial the policy stopped: its overview",
-        lambda r: f"/experiments/{r.sweep_experiment}/runs/{r.stopped_trial}",
-    ),
-    Page(
-        "trial_stopped_curves.png",
-        "the stopped trial's training_curves.png",
-        lambda r: _artifact(r.sweep_experiment, r.stopped_trial, "training_curves.png"),
-    ),
-    Page(
-        "housing_figure.png",
-        "a completed trial's predicted_vs_actual.png",
-        lambda r: _artifact(r.sweep_experiment, r.finished_trial, "predicted_vs_actual.png"),
+        "sweep_stopped_trial",
+        "a trial the bandit policy stopped: its overview (KILLED, terminated at an epoch)",
+        lambda r: _run_page(r.sweep_experiment, r.stopped_trial),
     ),
 )
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "moons_decision_boundary",
+        "the moons forest's decision boundary with the train and test points",
+        lambda r: r.moons_run,
+        "decision_boundary.png",
+    ),
+    Figure(
+        "mnist_training_curves",
+        "the LeNet's loss and accuracy per epoch, training and validation, best epoch marked",
+        lambda r: r.mnist_run,
+        "training_curves.png",
+    ),
+    Figure(
+        "mnist_confusion_matrix",
+        "the LeNet's confusion matrix on the test digits",
+        lambda r: r.mnist_run,
+        "confusion_matrix.png",
+    ),
+    Figure(
+        "housing_training_curves",
+        "a completed sweep trial's loss and MAE per epoch, training and validation",
+        lambda r: r.finished_trial,
+        "training_curves.png",
+    ),
+    Figure(
+        "housing_predicted_vs_actual",
+        "a completed sweep trial's predicted against actual house values",
+        lambda r: r.finished_trial,
+        "predicted_vs_actual.png",
+    ),
+    Figure(
+        "sweep_trials",
+        "every trial's primary metric by epoch, the policy's cut-offs and where it stopped trials",
+        lambda r: r.sweep_run,
+        "trials.png",
+    ),
+    Figure(
+        "sweep_stopped_trial_curves",
+        "a stopped trial's curves, ending where the policy stopped it (marked)",
+        lambda r: r.stopped_trial,
+        "training_curves.png",
+    ),
+)
+
+# Every file the script writes, relative to --out, with what it shows.
+MANIFEST: tuple[Page | Figure, ...] = (*PAGES, *FIGURES)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="Folder for the PNGs.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="Folder for ui/ and figures/ [default: the repository's docs/images].",
+    )
     parser.add_argument(
         "--chromium",
         default=shutil.which("chromium") or shutil.which("chromium-browser") or "chromium",
@@ -156,8 +228,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def browser_uri(port: int) -> str:
+    return f"http://{BROWSER_HOST}:{port}"
+
+
 def page_url(uri: str, page: Page, runs: Runs) -> str:
     return f"{uri}/#{page.route(runs)}"
+
+
+def server_environment(port: int) -> dict[str, str]:
+    """What the server needs to accept Chromium's name for it (Host header and origin)."""
+    return {
+        "MLFLOW_SERVER_ALLOWED_HOSTS": f"{BROWSER_HOST}:{port},127.0.0.1:{port},localhost:{port}",
+        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": browser_uri(port),
+    }
 
 
 def child_environment(environ: Mapping[str, str], runs_dir: Path) -> dict[str, str]:
@@ -168,13 +252,16 @@ def child_environment(environ: Mapping[str, str], runs_dir: Path) -> dict[str, s
     return env
 
 
-def chromium_command(chromium: str, profile: Path, png: Path, url: str) -> list[str]:
-    width, height = WINDOW
+def chromium_command(
+    chromium: str, profile: Path, png: Path, url: str, window: tuple[int, int] = WINDOW
+) -> list[str]:
+    width, height = window
     return [
         chromium,
         *("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"),
         *("--disable-background-networking", "--disable-component-update", "--disable-sync"),
-        "--hide-scrollbars",
+        *("--hide-scrollbars", "--run-all-compositor-stages-before-draw"),
+        f"--host-resolver-rules=MAP {BROWSER_HOST} 127.0.0.1",
         f"--user-data-dir={profile}",
         f"--window-size={width},{height}",
         f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
@@ -190,7 +277,7 @@ def _tracking_demo(*args: str, env: Mapping[str, str], cwd: Path) -> None:
 
 
 def train(uri: str, server_dir: Path, root: Path, env: Mapping[str, str]) -> None:
-    """The runs the pages show, made as a user makes them."""
+    """The runs the pictures show, made as a user makes them."""
     from tracking_demo.sweep import space as search_space
 
     _tracking_demo(
@@ -199,8 +286,18 @@ def train(uri: str, server_dir: Path, root: Path, env: Mapping[str, str]) -> Non
         env=env,
         cwd=root,
     )
+    mnist = root / "mnist"
+    _tracking_demo("data", "mnist", "--out", str(mnist), "--offline-sample", env=env, cwd=root)
+    _tracking_demo(  # LeNet's own defaults: 10 short epochs on the sample, about 25 s
+        *("train", "mnist-cnn", "--arch", "lenet", "--data", str(mnist)),
+        *("--tracking-uri", uri, "--experiment", MNIST_EXPERIMENT),
+        env=env,
+        cwd=root,
+    )
     space = root / "space.yaml"
-    space.write_text(search_space.packaged_space_text(search_space.QUICK_SPACE_RESOURCE))
+    space.write_text(
+        sweep_space_text(search_space.packaged_space_text(search_space.QUICK_SPACE_RESOURCE))
+    )
     housing = root / "housing"
     _tracking_demo(
         "data", "housing", "--out", str(housing), "--rows", str(HOUSING_ROWS), env=env, cwd=root
@@ -215,6 +312,16 @@ def train(uri: str, server_dir: Path, root: Path, env: Mapping[str, str]) -> Non
     )
 
 
+def sweep_space_text(quick: str) -> str:
+    """The quick sweep's space with `SWEEP_EPOCHS` and `SWEEP_DELAY_EVALUATION`."""
+    import yaml
+
+    space = yaml.safe_load(quick)
+    space["parameters"]["epochs"] = {"choice": SWEEP_EPOCHS}
+    space["early_termination"]["delay_evaluation"] = SWEEP_DELAY_EVALUATION
+    return str(yaml.safe_dump(space, sort_keys=False))
+
+
 def _seed_starting_with_a_good_trial(space: Path) -> int:
     """A sampling seed whose first trial learns (lr 0.01), so a later slow one is stopped."""
     from tracking_demo.sweep import space as search_space
@@ -227,59 +334,73 @@ def _seed_starting_with_a_good_trial(space: Path) -> int:
     raise SystemExit("error: no sampling seed puts a lr 0.01 trial first")
 
 
-def find_runs(uri: str) -> Runs:
-    """The runs, trials and version just trained, looked up on the server."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+def find_runs(client: Any) -> Runs:
+    """The runs, trials and version just trained, looked up on the server: of the sweep, the
+    best trial and the stopped trial that trained longest."""
     versions = client.search_model_versions(f"name = '{MOONS_MODEL}'")
     moons_version = max(versions, key=lambda v: int(v.version))
     moons_run = client.get_run(moons_version.run_id)
-    moons_experiment = moons_run.info.experiment_id
-    logged_model = _logged_model_of(client, moons_experiment, moons_run.info.run_id)
-    sweep_experiment = client.get_experiment_by_name(SWEEP_EXPERIMENT)
-    if sweep_experiment is None:
-        raise SystemExit(f"error: the sweep left no experiment '{SWEEP_EXPERIMENT}'")
-    runs = client.search_runs([sweep_experiment.experiment_id], max_results=100)
+    mnist = _experiment(client, MNIST_EXPERIMENT)
+    mnist_runs = client.search_runs([mnist], max_results=1)
+    if not mnist_runs:
+        raise SystemExit(f"error: the MNIST training left no run in '{MNIST_EXPERIMENT}'")
+    sweep = _experiment(client, SWEEP_EXPERIMENT)
+    runs = client.search_runs([sweep], max_results=100)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     trials = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    stopped = [r for r in trials if _was_stopped(r)]
+    stopped = sorted((r for r in trials if _was_stopped(r)), key=_epochs_before_stop)
     finished = [r for r in trials if not _was_stopped(r) and r.info.status == "FINISHED"]
     if len(parents) != 1 or not stopped or not finished:
         raise SystemExit(
             f"error: expected one sweep run with a stopped and a finished trial, found "
             f"{len(parents)} parent(s), {len(stopped)} stopped, {len(finished)} finished trial(s)"
         )
+    best = parents[0].data.tags.get(tags.BEST_TRIAL_RUN_ID)
+    finished_trial = best if best in {r.info.run_id for r in finished} else finished[0].info.run_id
     return Runs(
-        moons_experiment=moons_experiment,
+        moons_experiment=moons_run.info.experiment_id,
         moons_run=moons_run.info.run_id,
-        moons_logged_model=logged_model,
-        sweep_experiment=sweep_experiment.experiment_id,
-        sweep_run=parents[0].info.run_id,
-        stopped_trial=stopped[0].info.run_id,
-        finished_trial=finished[0].info.run_id,
         moons_version=moons_version.version,
+        mnist_experiment=mnist,
+        mnist_run=mnist_runs[0].info.run_id,
+        sweep_experiment=sweep,
+        sweep_run=parents[0].info.run_id,
+        stopped_trial=stopped[-1].info.run_id,  # the longest curve
+        finished_trial=finished_trial,
     )
+
+
+def _experiment(client: Any, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        raise SystemExit(f"error: the training left no experiment '{name}'")
+    return str(experiment.experiment_id)
 
 
 def _was_stopped(run: Any) -> bool:
     """Stopped by the policy: tagged so, and (since issue 24) also ended KILLED."""
-    return run.data.tags.get("tracking_demo.trial_status") == "terminated"
+    return run.data.tags.get(tags.TRIAL_STATUS) == "terminated"
 
 
-def _logged_model_of(client: object, experiment: str, run_id: str) -> str | None:
-    """The run's logged model, where the server has MLflow 3's logged-models API."""
-    try:
-        models = client.search_logged_models(  # type: ignore[attr-defined]
-            experiment_ids=[experiment], filter_string=f"source_run_id = '{run_id}'"
-        )
-    except Exception:  # Azure ML's server (and --azure-surface) answers 404
-        return None
-    return models[0].model_id if models else None
+def _epochs_before_stop(run: Any) -> int:
+    return int(run.data.tags.get(tags.TERMINATED_AT_EPOCH, 0))
+
+
+def remove_unlisted(out: Path) -> list[Path]:
+    """PNGs under ui/ and figures/ that the manifest does not name (left by an older script)."""
+    listed = {out / entry.file for entry in MANIFEST}
+    stale = [
+        png
+        for folder in (UI_DIR, FIGURES_DIR)
+        for png in sorted((out / folder).glob("*.png"))
+        if png not in listed
+    ]
+    for png in stale:
+        png.unlink()
+    return stale
 
 
 def capture(chromium: str, uri: str, runs: Runs, out: Path, profile: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     saved = []
     for page in PAGES:
         png = out / page.file
@@ -287,7 +408,7 @@ def capture(chromium: str, uri: str, runs: Runs, out: Path, profile: Path) -> li
         print(f"{png}: {page.shows}\n    {url}", flush=True)
         png.unlink(missing_ok=True)
         subprocess.run(
-            chromium_command(chromium, profile, png, url),
+            chromium_command(chromium, profile, png, url, page.window),
             check=True,
             timeout=CHROMIUM_TIMEOUT_S,
             stdout=subprocess.DEVNULL,
@@ -299,30 +420,55 @@ def capture(chromium: str, uri: str, runs: Runs, out: Path, profile: Path) -> li
     return saved
 
 
+def download_figures(client: Any, runs: Runs, out: Path, scratch: Path) -> list[Path]:
+    """The PNGs as the runs logged them, each into its own scratch folder, then copied."""
+    saved = []
+    for index, figure in enumerate(FIGURES):
+        run_id = figure.run(runs)
+        target = scratch / str(index)
+        target.mkdir(parents=True)
+        local = Path(client.download_artifacts(run_id, figure.artifact, str(target)))
+        png = out / figure.file
+        shutil.copyfile(local, png)
+        print(f"{png}: {figure.shows}\n    run {run_id}, {figure.artifact}", flush=True)
+        saved.append(png)
+    return saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which(args.chromium) is None:
         raise SystemExit(
             f"error: --chromium '{args.chromium}' not found (apt-get install chromium)"
         )
+    from mlflow.tracking import MlflowClient
+
     from tracking_demo.server.local import LocalServer
     from tracking_demo.server.processes import find_free_port
 
     root = Path(tempfile.mkdtemp(prefix="tracking-demo-screens-"))
-    server = LocalServer(root / "server", port=find_free_port(), azure_surface=args.azure_surface)
+    port = find_free_port()
+    server = LocalServer(root / "server", port=port, azure_surface=args.azure_surface)
+    os.environ.update(server_environment(port))  # LocalServer passes ours to the server
     env = child_environment(os.environ, root / "runs")
     server.start(timeout=120)
     try:
         train(server.uri, server.data_dir, root, env)
-        runs = find_runs(server.uri)
-        saved = capture(args.chromium, server.uri, runs, args.out, root / "chromium-profile")
+        client = MlflowClient(tracking_uri=server.uri, registry_uri=server.uri)
+        runs = find_runs(client)
+        for folder in (UI_DIR, FIGURES_DIR):
+            (args.out / folder).mkdir(parents=True, exist_ok=True)
+        for png in remove_unlisted(args.out):
+            print(f"removed {png}: not in the manifest", flush=True)
+        saved = capture(args.chromium, browser_uri(port), runs, args.out, root / "chromium-profile")
+        saved += download_figures(client, runs, args.out, root / "figures")
     finally:
         server.stop(timeout=20)
         if args.keep:
             print(f"server data kept in {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"{len(saved)} screenshots in {args.out}")
+    print(f"{len(saved)} pictures in {args.out}")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""scripts/screenshots.py without Chromium: its options, and pages that cover what issue 24's
-closing note shows (run page, sweep, model version) at routes of MLflow's hash-routed UI."""
+"""scripts/screenshots.py without Chromium: its options, the manifest of the pictures it writes
+for the documentation site, the UI routes it visits and what it keeps of the user's setup."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "scripts" / "screenshots.py"
+REPOSITORY = Path(__file__).parents[2]
+SCRIPT = REPOSITORY / "scripts" / "screenshots.py"
 
 
 @pytest.fixture(scope="module")
@@ -23,52 +24,101 @@ def script() -> ModuleType:
     return module
 
 
-def _runs(script: ModuleType, logged_model: str | None = None) -> object:
+def _runs(script: ModuleType) -> object:
     return script.Runs(
         moons_experiment="1",
         moons_run="m" * 32,
-        moons_logged_model=logged_model,
+        moons_version="1",
+        mnist_experiment="3",
+        mnist_run="n" * 32,
         sweep_experiment="2",
         sweep_run="s" * 32,
         stopped_trial="t" * 32,
         finished_trial="f" * 32,
-        moons_version="1",
     )
 
 
-def test_out_is_required_and_taken_as_a_folder(script: ModuleType) -> None:
-    with pytest.raises(SystemExit):
-        script.parse_args([])
+def test_pictures_go_to_the_docs_images_unless_out_says_otherwise(script: ModuleType) -> None:
+    assert script.parse_args([]).out == REPOSITORY / "docs" / "images"
     assert script.parse_args(["--out", "shots"]).out == Path("shots")
 
 
-def test_every_page_is_its_own_png_at_a_route_of_the_ui(script: ModuleType) -> None:
-    files = [page.file for page in script.PAGES]
-    assert len(set(files)) == len(files) and all(f.endswith(".png") for f in files)
+def test_the_manifest_names_each_png_once_ui_pages_and_figures_in_their_folders(
+    script: ModuleType,
+) -> None:
+    files = [entry.file for entry in script.MANIFEST]
+    assert len(set(files)) == len(files)
+    assert all(entry.shows for entry in script.MANIFEST)
+    assert {p.file for p in script.PAGES} == {f"ui/{p.name}.png" for p in script.PAGES}
+    assert {f.file for f in script.FIGURES} == {f"figures/{f.name}.png" for f in script.FIGURES}
+
+
+def test_pages_are_routes_of_the_ui_in_its_model_training_view(script: ModuleType) -> None:
     urls = {
-        p.file: script.page_url("http://127.0.0.1:5000", p, _runs(script)) for p in script.PAGES
+        p.name: script.page_url("http://tracking-demo.test:5000", p, _runs(script))
+        for p in script.PAGES
     }
-    assert urls["moons_run.png"] == f"http://127.0.0.1:5000/#/experiments/1/runs/{'m' * 32}"
-    assert urls["moons_model_version.png"].endswith("/#/models/moons-rf/versions/1")
-    assert urls["sweep_runs.png"].endswith("/#/experiments/2/runs")
-    assert urls["trial_stopped_run.png"].endswith(f"/#/experiments/2/runs/{'t' * 32}")
-    assert urls["housing_figure.png"].endswith(
-        f"/runs/{'f' * 32}/artifacts/predicted_vs_actual.png"
+    assert urls["moons_run"] == (
+        f"http://tracking-demo.test:5000/#/experiments/1/runs/{'m' * 32}"
+        "?workflowType=machine_learning"
     )
+    assert f"/#/experiments/3/runs/{'n' * 32}/model-metrics?" in urls["mnist_run_metrics"]
+    assert "/#/models/moons-rf/versions/1?" in urls["moons_model_version"]
+    assert urls["sweep_runs"].endswith("/#/experiments/2/runs?workflowType=machine_learning")
+    assert "orderByKey=" in urls["sweep_runs_flat"] and "orderByKey" not in urls["sweep_runs"]
+    assert f"/#/experiments/2/runs/{'t' * 32}?" in urls["sweep_stopped_trial"]
+    assert all("workflowType=machine_learning" in url for url in urls.values())
 
 
-def test_the_model_page_is_the_logged_model_where_the_server_has_one(script: ModuleType) -> None:
-    page = next(p for p in script.PAGES if p.file == "moons_model.png")
-    assert page.route(_runs(script)).endswith("/artifacts/model/MLmodel")
-    assert page.route(_runs(script, "m-abc")) == "/experiments/1/models/m-abc"
+def test_figures_are_the_artifacts_the_runs_logged(script: ModuleType) -> None:
+    figures = {f.name: (f.run(_runs(script)), f.artifact) for f in script.FIGURES}
+    assert figures["moons_decision_boundary"] == ("m" * 32, "decision_boundary.png")
+    assert figures["mnist_confusion_matrix"] == ("n" * 32, "confusion_matrix.png")
+    assert figures["housing_predicted_vs_actual"] == ("f" * 32, "predicted_vs_actual.png")
+    assert figures["sweep_trials"] == ("s" * 32, "trials.png")
+    assert figures["sweep_stopped_trial_curves"] == ("t" * 32, "training_curves.png")
 
 
-def test_chromium_runs_headless_with_its_own_profile_and_takes_the_url_last(
+def test_the_sweep_gives_stopped_trials_three_epochs_of_curves(script: ModuleType) -> None:
+    from tracking_demo.sweep import space
+    from tracking_demo.tasks import housing
+
+    text = script.sweep_space_text(space.packaged_space_text(space.QUICK_SPACE_RESOURCE))
+    spec = space.parse(text, "screens.yaml", housing.TUNABLE)
+    quick = space.parse(
+        space.packaged_space_text(space.QUICK_SPACE_RESOURCE), "quick.yaml", housing.TUNABLE
+    )
+    assert spec.policy is not None and not spec.policy.evaluates_at(2)
+    assert spec.policy.evaluates_at(3) and spec.policy.evaluates_at(4)
+    assert set(spec.parameters["epochs"].values) == {5, 6}
+    assert spec.parameters["learning_rate"] == quick.parameters["learning_rate"]
+    assert (spec.max_trials, spec.max_concurrent) == (quick.max_trials, quick.max_concurrent)
+
+
+def test_files_the_manifest_does_not_name_are_removed_and_others_kept(
     script: ModuleType, tmp_path: Path
 ) -> None:
-    command = script.chromium_command("chromium", tmp_path, tmp_path / "a.png", "http://x/#/y")
+    listed = tmp_path / script.PAGES[0].file
+    old = tmp_path / "ui" / "moons_figure.png"
+    notes = tmp_path / "figures" / "README.txt"
+    for path in (listed, old, notes):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert script.remove_unlisted(tmp_path) == [old]
+    assert listed.exists() and notes.exists() and not old.exists()
+
+
+def test_chromium_reaches_the_server_by_a_name_the_server_accepts(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    url = script.browser_uri(5000) + "/#/y"
+    command = script.chromium_command("chromium", tmp_path, tmp_path / "a.png", url)
     assert "--headless" in command and f"--user-data-dir={tmp_path}" in command
-    assert f"--screenshot={tmp_path / 'a.png'}" in command and command[-1] == "http://x/#/y"
+    assert f"--screenshot={tmp_path / 'a.png'}" in command and command[-1] == url
+    assert f"--host-resolver-rules=MAP {script.BROWSER_HOST} 127.0.0.1" in command
+    env = script.server_environment(5000)
+    assert f"{script.BROWSER_HOST}:5000" in env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    assert env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == f"http://{script.BROWSER_HOST}:5000"
 
 
 def test_children_do_not_inherit_the_user_s_tracking_server(
