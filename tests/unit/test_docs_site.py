@@ -31,6 +31,17 @@ def test_every_link_of_the_front_page_reaches_a_file_of_the_repository() -> None
 
 def test_the_site_home_page_is_the_front_page_with_links_inside_the_site() -> None:
     expected = README.read_text().replace("](docs/", "](")
-    assert (ROOT / "docs" / "index.md").read_text() == expected, (
-        "docs/index.md differs from README.md; it is README.md with 'docs/' dropped from links"
-    )
+    assert (
+        (ROOT / "docs" / "index.md").read_text() == expected
+    ), "docs/index.md differs from README.md; it is README.md with 'docs/' dropped from links"
+
+
+def test_every_picture_the_screenshots_script_makes_is_shown_on_a_page() -> None:
+    """docs/images holds only what scripts/screenshots.py makes; none of it is left unused."""
+    pages = "\n".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+    shown = set(re.findall(r"!\[[^\]]*\]\((?:\.\./)*(images/[^)\s]+)\)", pages))
+    pictures = {
+        p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs" / "images").rglob("*.png")
+    }
+    assert pictures, "docs/images holds no pictures"
+    assert not pictures - shown, f"pictures no page shows: {sorted(pictures - shown)}"
