@@ -1,7 +1,7 @@
 """The entry script `jobs.deploy` gives Azure ML: `init()` and `run(request)` around score.py.
 
 `run` is decorated with `@rawhttp`, so Azure's inference server hands it the whole request
-(method, headers, query, body stream) instead of the body alone: the HTTP promises of docs/serving.md
+(method, headers, query, body stream) instead of the body alone: docs/serving.md's HTTP rules
 (405 but for POST, 415 but for JSON, 413 over the size limit, `?probabilities=true`) are judged
 here by the rules `tracking-demo serve` applies (`serving.http_contract`), and every answer,
 errors included, is an `AMLResponse` carrying its own status and strict JSON. Without `@rawhttp`

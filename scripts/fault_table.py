@@ -21,7 +21,9 @@ from tests.integration.fault_cases import render_table, with_table  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="replace the table in docs/tracking.md")
+    parser.add_argument(
+        "--write", action="store_true", help="replace the table in docs/tracking.md"
+    )
     args = parser.parse_args()
     if not args.write:
         print(render_table())

@@ -10,6 +10,10 @@ removed, so the folder is what this script makes.
 
     python scripts/screenshots.py                      # refresh docs/images
     python scripts/screenshots.py --out screens/before # before/after pictures of a change
+    python scripts/screenshots.py --site-only          # only the site's own pages, from docs/
+
+Last, it builds this documentation site and pictures two of its pages under site/ (the home
+page and a task page), so a reviewer sees the site without building it.
 
 Needs Chromium (Debian: `apt-get install chromium`); `--chromium` names another binary.
 """
@@ -33,6 +37,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPOSITORY / "docs" / "images"
 UI_DIR = "ui"
 FIGURES_DIR = "figures"
+SITE_DIR = "site"
 # Variables that would send the runs to the user's own server, workspace or run.
 MACHINE_PREFIXES = ("MLFLOW_", "AZUREML_", "AZURE_", "TRACKING_DEMO_")
 MOONS_MODEL = "moons-rf"
@@ -105,6 +110,21 @@ class Figure:
     @property
     def file(self) -> str:
         return f"{FIGURES_DIR}/{self.name}.png"
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """A page of this documentation site as built: its file under site/, what it shows, its
+    path in the built site. Taken last, so it shows the pictures just made."""
+
+    name: str
+    shows: str
+    path: str
+    window: tuple[int, int] = (WINDOW[0], 1800)
+
+    @property
+    def file(self) -> str:
+        return f"{SITE_DIR}/{self.name}.png"
 
 
 def _run_page(experiment: str, run: str, tab: str = "") -> str:
@@ -200,8 +220,20 @@ FIGURES: tuple[Figure, ...] = (
     ),
 )
 
+SITE_PAGES: tuple[SitePage, ...] = (
+    SitePage(
+        "home", "the site's home page: the front page, its picture and what you get", "index.html"
+    ),
+    SitePage(
+        "task_page_sweep",
+        "a task page: the housing sweep, its commands and sections",
+        "tasks/sweep/index.html",
+        window=(WINDOW[0], 2600),
+    ),
+)
+
 # Every file the script writes, relative to --out, with what it shows.
-MANIFEST: tuple[Page | Figure, ...] = (*PAGES, *FIGURES)
+MANIFEST: tuple[Page | Figure | SitePage, ...] = (*PAGES, *FIGURES, *SITE_PAGES)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -224,6 +256,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep", action="store_true", help="Keep the temporary server data and print where."
+    )
+    parser.add_argument(
+        "--site-only",
+        action="store_true",
+        help="Only build the documentation site and picture its pages (no server, no runs).",
     )
     return parser.parse_args(argv)
 
@@ -387,11 +424,11 @@ def _epochs_before_stop(run: Any) -> int:
 
 
 def remove_unlisted(out: Path) -> list[Path]:
-    """PNGs under ui/ and figures/ that the manifest does not name (left by an older script)."""
+    """PNGs under ui/, figures/ and site/ that the manifest does not name (an older script's)."""
     listed = {out / entry.file for entry in MANIFEST}
     stale = [
         png
-        for folder in (UI_DIR, FIGURES_DIR)
+        for folder in (UI_DIR, FIGURES_DIR, SITE_DIR)
         for png in sorted((out / folder).glob("*.png"))
         if png not in listed
     ]
@@ -400,24 +437,50 @@ def remove_unlisted(out: Path) -> list[Path]:
     return stale
 
 
+def screenshot(
+    chromium: str, profile: Path, png: Path, url: str, window: tuple[int, int], shows: str
+) -> Path:
+    """One page as headless Chromium draws it into `png`."""
+    print(f"{png}: {shows}\n    {url}", flush=True)
+    png.unlink(missing_ok=True)
+    subprocess.run(
+        chromium_command(chromium, profile, png, url, window),
+        check=True,
+        timeout=CHROMIUM_TIMEOUT_S,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if not png.is_file():
+        raise SystemExit(f"error: {chromium} wrote no screenshot for {url}")
+    return png
+
+
 def capture(chromium: str, uri: str, runs: Runs, out: Path, profile: Path) -> list[Path]:
-    saved = []
-    for page in PAGES:
-        png = out / page.file
-        url = page_url(uri, page, runs)
-        print(f"{png}: {page.shows}\n    {url}", flush=True)
-        png.unlink(missing_ok=True)
-        subprocess.run(
-            chromium_command(chromium, profile, png, url, page.window),
-            check=True,
-            timeout=CHROMIUM_TIMEOUT_S,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    return [
+        screenshot(
+            chromium, profile, out / page.file, page_url(uri, page, runs), page.window, page.shows
         )
-        if not png.is_file():
-            raise SystemExit(f"error: {chromium} wrote no screenshot for {url}")
-        saved.append(png)
-    return saved
+        for page in PAGES
+    ]
+
+
+def capture_site(chromium: str, out: Path, scratch: Path) -> list[Path]:
+    """The site built as the test command builds it (strictly), pictured page by page."""
+    site = scratch / "site"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)],
+        cwd=REPOSITORY,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=True,
+    )
+    (out / SITE_DIR).mkdir(parents=True, exist_ok=True)
+    profile = scratch / "chromium-profile"
+    return [
+        screenshot(
+            chromium, profile, out / page.file, (site / page.path).as_uri(), page.window, page.shows
+        )
+        for page in SITE_PAGES
+    ]
 
 
 def download_figures(client: Any, runs: Runs, out: Path, scratch: Path) -> list[Path]:
@@ -441,6 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(
             f"error: --chromium '{args.chromium}' not found (apt-get install chromium)"
         )
+    if args.site_only:
+        with tempfile.TemporaryDirectory(prefix="tracking-demo-site-") as scratch:
+            saved = capture_site(args.chromium, args.out, Path(scratch))
+        print(f"{len(saved)} pictures in {args.out}")
+        return 0
     from mlflow.tracking import MlflowClient
 
     from tracking_demo.server.local import LocalServer
@@ -462,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"removed {png}: not in the manifest", flush=True)
         saved = capture(args.chromium, browser_uri(port), runs, args.out, root / "chromium-profile")
         saved += download_figures(client, runs, args.out, root / "figures")
+        saved += capture_site(args.chromium, args.out, root)
     finally:
         server.stop(timeout=20)
         if args.keep:

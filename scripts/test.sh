@@ -11,8 +11,8 @@ cd "$root"
 bash scripts/setup.sh
 bash docker/install-tools.sh
 .tools/poetry/bin/poetry check --lock
-.venv/bin/ruff check src tests benchmarks docker jobs
-.venv/bin/ruff format --check src tests benchmarks docker jobs
+.venv/bin/ruff check src tests benchmarks docker jobs scripts
+.venv/bin/ruff format --check src tests benchmarks docker jobs scripts
 .venv/bin/lint-imports --no-cache  # docs/architecture.md: rule 1 and the layers
 .venv/bin/mypy  # over src and jobs, as configured in pyproject.toml
 # The documentation site, strictly: a broken link or anchor, a page left out of the nav, a missing

@@ -144,7 +144,7 @@ def render_table() -> str:
 
 
 def between_markers(text: str) -> str:
-    """What `text` (docs/tracking.md) holds between the markers; a missing marker is one clear error."""
+    """What `text` (docs/tracking.md) holds between the markers; a missing marker: one error."""
     for marker in (START_MARKER, END_MARKER):
         if text.count(marker) != 1:
             raise ValueError(f"docs/tracking.md must hold {marker} exactly once")

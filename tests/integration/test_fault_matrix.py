@@ -1,5 +1,5 @@
 """The fault matrix: each fault a user can meet, against the real local server, measured the
-same way and asserted equal to its row in `fault_cases.py` (the reliability table of docs/tracking.md).
+same way and asserted equal to its row in `fault_cases.py` (docs/tracking.md's reliability table).
 
 Measured per case: the exit codes (of the trainer, and of `sync` where it runs), the run's final
 status on the server, and the metric points on the server against those the trainer logged

@@ -51,6 +51,30 @@ def test_the_manifest_names_each_png_once_ui_pages_and_figures_in_their_folders(
     assert all(entry.shows for entry in script.MANIFEST)
     assert {p.file for p in script.PAGES} == {f"ui/{p.name}.png" for p in script.PAGES}
     assert {f.file for f in script.FIGURES} == {f"figures/{f.name}.png" for f in script.FIGURES}
+    assert {s.file for s in script.SITE_PAGES} == {f"site/{s.name}.png" for s in script.SITE_PAGES}
+
+
+def test_the_site_pages_are_pages_the_site_builds(script: ModuleType) -> None:
+    """Each is a page of mkdocs.yml's nav, at the path MkDocs writes it to (use_directory_urls)."""
+    import yaml
+
+    def sources(nav: object) -> list[str]:
+        if isinstance(nav, str):
+            return [nav]
+        if isinstance(nav, list):
+            return [s for item in nav for s in sources(item)]
+        if isinstance(nav, dict):
+            return [s for value in nav.values() for s in sources(value)]
+        return []
+
+    nav = sources(yaml.safe_load((REPOSITORY / "mkdocs.yml").read_text())["nav"])
+    built = {
+        "index.html" if page == "index.md" else page.removesuffix(".md") + "/index.html"
+        for page in nav
+    }
+    assert {s.path for s in script.SITE_PAGES} <= built
+    assert any(s.path.startswith("tasks/") for s in script.SITE_PAGES), "a task page is pictured"
+    assert script.parse_args(["--site-only"]).site_only
 
 
 def test_pages_are_routes_of_the_ui_in_its_model_training_view(script: ModuleType) -> None:
