@@ -1,6 +1,6 @@
 """The project's entry script under Azure ML's own inference server (`azmlinfsrv` 1.5.1 from the
 serving lock's venv), with registered models staged exactly as `jobs.deploy` uploads and mounts
-them: every documented request format answers the model's predictions, the README's HTTP
+them: every documented request format answers the model's predictions, docs/serving.md's HTTP
 promises hold, and each request gets the same status and JSON as from `tracking-demo serve`.
 """
 
