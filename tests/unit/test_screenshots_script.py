@@ -1,5 +1,6 @@
 """scripts/screenshots.py without Chromium: its options, the manifest of the pictures it writes
-for the documentation site, the UI routes it visits and what it keeps of the user's setup."""
+for the documentation site, the UI routes it visits and what it keeps of the user's setup; and
+docs/images holds exactly what it makes (no stray or stale picture on the site, none missing)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 REPOSITORY = Path(__file__).parents[2]
 SCRIPT = REPOSITORY / "scripts" / "screenshots.py"
+IMAGES = REPOSITORY / "docs" / "images"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +157,17 @@ def test_children_do_not_inherit_the_user_s_tracking_server(
     )
     assert "MLFLOW_TRACKING_URI" not in env and "MLFLOW_RUN_ID" not in env
     assert env["PATH"] == "/bin" and env["TRACKING_DEMO_RUNS_DIR"] == str(tmp_path)
+
+
+def test_every_file_under_docs_images_is_one_the_script_makes(script: ModuleType) -> None:
+    present = {p.relative_to(IMAGES).as_posix() for p in IMAGES.rglob("*") if p.is_file()}
+    made = {entry.file for entry in script.MANIFEST}
+    assert present - made == set(), "not made by scripts/screenshots.py"
+
+
+def test_every_manifest_file_is_a_committed_png(script: ModuleType) -> None:
+    made = {entry.file for entry in script.MANIFEST}
+    missing = {f for f in made if not (IMAGES / f).is_file()}
+    assert missing == set(), "run scripts/screenshots.py to make them"
+    for file in made:
+        assert (IMAGES / file).read_bytes()[:8] == PNG_SIGNATURE, file
